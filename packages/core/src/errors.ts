@@ -1,0 +1,75 @@
+/**
+ * Every error jobstream throws on purpose. `code` is the contract: match on it,
+ * not on the message (messages say what to fix and may improve over time).
+ */
+export const ERROR_HTTP_STATUS = {
+  invalid_input: 400,
+  invalid_event: 400,
+  unknown_step: 400,
+  unauthorized: 401,
+  invalid_signature: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  invalid_transition: 409,
+  conflict: 409,
+  job_finished: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  job_cancelled: 409,
+  schema_mismatch: 500,
+  store_unavailable: 503,
+  internal: 500,
+} as const;
+
+export type JobstreamErrorCode = keyof typeof ERROR_HTTP_STATUS;
+
+export interface JobstreamErrorOptions {
+  cause?: unknown;
+  /** Extra machine-readable facts (e.g. the expected and actual version of a conflict). */
+  details?: Record<string, unknown>;
+}
+
+export class JobstreamError extends Error {
+  override readonly name: string = 'JobstreamError';
+  readonly code: JobstreamErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: JobstreamErrorCode, message: string, options: JobstreamErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  /** The HTTP status this error answers with. */
+  get status(): number {
+    return ERROR_HTTP_STATUS[this.code] ?? 500;
+  }
+}
+
+/** A commit was made against a stale `expectedVersion`; nothing was written. */
+export class ConflictError extends JobstreamError {
+  override readonly name: string = 'ConflictError';
+  constructor(message: string, options: JobstreamErrorOptions = {}) {
+    super('conflict', message, options);
+  }
+}
+
+/**
+ * True for any jobstream error, even one thrown by a second copy of the package
+ * (two versions in one bundle make `instanceof` unreliable, so the name and code are checked).
+ */
+export function isJobstreamError(
+  error: unknown,
+  code?: JobstreamErrorCode,
+): error is JobstreamError {
+  if (typeof error !== 'object' || error === null) return false;
+  const candidate = error as { name?: unknown; code?: unknown };
+  const named =
+    error instanceof JobstreamError ||
+    ((candidate.name === 'JobstreamError' || candidate.name === 'ConflictError') &&
+      typeof candidate.code === 'string' &&
+      candidate.code in ERROR_HTTP_STATUS);
+  return named && (code === undefined || candidate.code === code);
+}
