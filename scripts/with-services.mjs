@@ -70,10 +70,26 @@ async function startPostgres() {
     const [cmd, rest] = asPostgres(args);
     execFileSync(cmd, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
   };
-  run([path.join(bin, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
   run([
-    path.join(bin, 'pg_ctl'), '-D', data, '-l', path.join(data, 'server.log'), '-w',
-    '-o', `-c listen_addresses=127.0.0.1 -p ${port} -k ${data} -c max_connections=300 -c fsync=off`,
+    path.join(bin, 'initdb'),
+    '-D',
+    data,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '-E',
+    'UTF8',
+    '--locale=C.UTF-8',
+  ]);
+  run([
+    path.join(bin, 'pg_ctl'),
+    '-D',
+    data,
+    '-l',
+    path.join(data, 'server.log'),
+    '-w',
+    '-o',
+    `-c listen_addresses=127.0.0.1 -p ${port} -k ${data} -c max_connections=300 -c fsync=off`,
     'start',
   ]);
   cleanups.push(() => {
@@ -92,9 +108,24 @@ async function startRedis() {
   if (!server) return 'redis-server not found: apt-get install redis-server';
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'jobstream-redis-'));
-  const child = spawn(server, ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    server,
+    [
+      '--bind',
+      '127.0.0.1',
+      '--port',
+      String(port),
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
   cleanups.push(() => {
     child.kill('SIGTERM');
     fs.rmSync(dir, { recursive: true, force: true });
@@ -140,7 +171,8 @@ try {
   if (!process.env.CHROMIUM_PATH) {
     const chromium = findChromium();
     if (chromium) process.env.CHROMIUM_PATH = chromium;
-    else missing.push('Chromium not found: apt-get install chromium (browser tests will be skipped)');
+    else
+      missing.push('Chromium not found: apt-get install chromium (browser tests will be skipped)');
   }
 } catch (error) {
   stopAll();
