@@ -179,7 +179,8 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           details: { reason },
         },
       ),
-    );
+    ); // Nothing more will happen to this job through this tracker.
+    this.close();
   }
 
   /** pending → running. */
