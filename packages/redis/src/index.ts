@@ -1,0 +1,1 @@
+export { RedisJobStore, type RedisJobStoreOptions } from './redis-store.js';

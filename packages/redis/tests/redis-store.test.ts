@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { followJob, type JobEvent } from '@jobstream/core';
+import { runJobStoreConformance } from '@jobstream/core/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisJobStore } from '../src/index.js';
+
+const url = process.env.REDIS_URL;
+if (!url && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
+  throw new Error('REDIS_URL is not set but JOBSTREAM_REQUIRE_SERVICES=1');
+}
+if (!url)
+  console.warn(
+    'REDIS_URL not set: skipping the Redis store tests (run through scripts/with-services.mjs).',
+  );
+
+// Each test file uses its own key prefix so files sharing one Redis cannot collide.
+const prefix = `jobstream-test-${randomUUID()}`;
+const connections: Redis[] = [];
+function connect(): Redis {
+  const redis = new Redis(url as string, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  connections.push(redis);
+  return redis;
+}
+
+describe.skipIf(!url)('RedisJobStore', () => {
+  afterAll(async () => {
+    await Promise.all(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  });
+
+  runJobStoreConformance<RedisJobStore>({
+    name: 'RedisJobStore',
+    create: () => new RedisJobStore({ redis: connect(), prefix }),
+    createPeer: () => new RedisJobStore({ redis: connect(), prefix }),
+    cleanup: (store) => store.close(),
+    listenerCount: (store) => store.listenerCount(),
+  });
+
+  describe('across a dropped pub/sub connection', () => {
+    let writer: RedisJobStore;
+    let reader: RedisJobStore;
+    beforeAll(() => {
+      writer = new RedisJobStore({ redis: connect(), prefix });
+      reader = new RedisJobStore({ redis: connect(), prefix });
+    });
+    afterAll(async () => {
+      await writer.close();
+      await reader.close();
+    });
+
+    it('a follower on another store catches up on events committed while its subscriber was down', async () => {
+      const { job } = await writer.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'work' }],
+      });
+      let version = job.version;
+      const commit = async (events: Parameters<RedisJobStore['commit']>[1]['events']) => {
+        ({
+          job: { version },
+        } = await writer.commit(job.id, { expectedVersion: version, events }));
+      };
+      await commit([
+        { type: 'job_started', data: {} },
+        { type: 'step_started', data: { step: 'work', stepIndex: 1 } },
+      ]);
+
+      const seen: JobEvent[] = [];
+      const following = (async () => {
+        for await (const event of followJob(reader, job.id)) seen.push(event);
+      })();
+      while (seen.length < 3) await new Promise((r) => setTimeout(r, 10));
+
+      // Kill the reader's pub/sub connection from the server side, then write the rest,
+      // including the terminal event, while it reconnects.
+      const clients = (await writer.redis.client('LIST')) as string;
+      const subscriberIds = clients
+        .split('\n')
+        .filter((line) => / sub=[1-9]/.test(line))
+        .map((line) => /id=(\d+)/.exec(line)?.[1]);
+      expect(subscriberIds.length).toBeGreaterThan(0);
+      for (const id of subscriberIds) await writer.redis.client('KILL', 'ID', id as string);
+      for (let i = 1; i <= 5; i++) {
+        await commit([
+          { type: 'step_progress', data: { step: 'work', progress: i * 10, stepProgress: i * 10 } },
+        ]);
+      }
+      await commit([{ type: 'job_completed', data: { result: { ok: true }, totalDuration: 1 } }]);
+
+      await following;
+      expect(seen.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(seen.at(-1)?.type).toBe('job_completed');
+    }, 20_000);
+  });
+});
