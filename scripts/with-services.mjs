@@ -194,11 +194,41 @@ if (!command) {
   stopAll();
   process.exit(2);
 }
-const child = spawn(command, args, { stdio: 'inherit', env: process.env });
+// Pass the output through and add up vitest's "Tests  N passed | M failed" lines, so the
+// run ends with one plain total across every package (turbo prefixes each line).
+const totals = { passed: 0, failed: 0, skipped: 0, files: 0 };
+let pending = '';
+function scan(text) {
+  pending += text;
+  const lines = pending.split('\n');
+  pending = lines.pop() ?? '';
+  for (const raw of lines) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips ANSI colours
+    const line = raw.replace(/\u001b\[[0-9;]*m/g, '');
+    const match = /\bTests\s+(.+?)\s+\(\d+\)\s*$/.exec(line);
+    if (!match) continue;
+    totals.files++;
+    for (const [, n, word] of match[1].matchAll(/(\d+)\s+(passed|failed|skipped|todo)/g)) {
+      if (word === 'todo') totals.skipped += Number(n);
+      else totals[word] += Number(n);
+    }
+  }
+}
+const child = spawn(command, args, { stdio: ['inherit', 'pipe', 'inherit'], env: process.env });
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  scan(chunk.toString('utf8'));
+});
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => child.kill(signal));
 }
-child.on('exit', (code, signal) => {
+child.on('close', (code, signal) => {
   stopAll();
+  scan('\n');
+  if (totals.files > 0) {
+    console.log(
+      `\ntests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`,
+    );
+  }
   process.exit(code ?? (signal ? 1 : 0));
 });
