@@ -1,0 +1,227 @@
+import type { EventListener, JobEvent } from '@jobstream/core';
+import { JobstreamError } from '@jobstream/core';
+import { toJobstreamError } from './pg-errors.js';
+import type { SqlDriver } from './sql-driver.js';
+
+/** The channel the SQL functions notify: payload "<first id>:<last id>:<job id>". */
+export const NOTIFY_CHANNEL = 'jobstream';
+
+const PAGE = 500;
+/** "Read everything after `last`": used to catch up after the listener reconnects. */
+const CATCH_UP = Number.MAX_SAFE_INTEGER;
+
+interface Feed {
+  listeners: Set<EventListener>;
+  /** Highest id delivered (or known to predate every subscriber). -1 until known. */
+  last: number;
+  /** Highest id a notification announced. */
+  target: number;
+  pumping: boolean;
+  baseline: Promise<void>;
+}
+
+export interface FanOutOptions {
+  driver: SqlDriver;
+  readEvents: (jobId: string, after: number, limit: number) => Promise<JobEvent[]>;
+  /** The job's current version (0 when it does not exist). */
+  currentVersion: (jobId: string) => Promise<number>;
+  /** First delay before reconnecting a dropped listener; doubles up to 5 s. @default 100 */
+  reconnectDelayMs?: number;
+}
+
+/**
+ * One listening connection per store, multiplexing every subscription. Notifications are
+ * pointers; the events are read from the table, in id order, once per job however many
+ * subscribers it has. After the connection drops it reconnects and reads whatever was
+ * committed meanwhile, so a subscriber misses nothing.
+ */
+export class NotificationFanOut {
+  readonly #options: FanOutOptions;
+  readonly #feeds = new Map<string, Feed>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #listening: Promise<void> | null = null;
+  #unlisten: (() => Promise<void>) | null = null;
+  #reconnectDelay: number;
+  #reconnects = 0;
+  #closed = false;
+
+  constructor(options: FanOutOptions) {
+    this.#options = options;
+    this.#reconnectDelay = options.reconnectDelayMs ?? 100;
+  }
+
+  /** Live subscriptions across all jobs. */
+  get listenerCount(): number {
+    let count = 0;
+    for (const feed of this.#feeds.values()) count += feed.listeners.size;
+    return count;
+  }
+
+  /** Jobs with at least one subscriber. */
+  get feedCount(): number {
+    return this.#feeds.size;
+  }
+
+  /** How many times the listening connection was re-established. */
+  get reconnects(): number {
+    return this.#reconnects;
+  }
+
+  async subscribe(jobId: string, onEvent: EventListener): Promise<() => void> {
+    if (this.#closed) throw new JobstreamError('store_unavailable', 'The store is closed.');
+    await this.#listen();
+    let feed = this.#feeds.get(jobId);
+    if (!feed) {
+      const created: Feed = {
+        listeners: new Set(),
+        last: -1,
+        target: 0,
+        pumping: false,
+        baseline: Promise.resolve(),
+      };
+      created.baseline = this.#options.currentVersion(jobId).then((version) => {
+        if (created.last < version) created.last = version;
+        if (created.target > created.last) void this.#pump(jobId, created);
+      });
+      this.#feeds.set(jobId, created);
+      feed = created;
+    }
+    const target = feed;
+    // A wrapper, so one function subscribed twice is two subscriptions.
+    const listener: EventListener = (event) => onEvent(event);
+    target.listeners.add(listener);
+    const unsubscribe = () => {
+      target.listeners.delete(listener);
+      if (target.listeners.size === 0 && this.#feeds.get(jobId) === target) {
+        this.#feeds.delete(jobId);
+      }
+    };
+    try {
+      await target.baseline;
+    } catch (error) {
+      unsubscribe();
+      throw toJobstreamError(error, 'subscribe');
+    }
+    return unsubscribe;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#feeds.clear();
+    const unlisten = this.#unlisten;
+    this.#unlisten = null;
+    await unlisten?.();
+    // A connection still being opened closes itself once it sees #closed.
+    await this.#listening?.catch(() => {});
+  }
+
+  #listen(): Promise<void> {
+    if (!this.#listening) {
+      const attempt = this.#options.driver
+        .listen(
+          NOTIFY_CHANNEL,
+          (payload) => this.#onNotification(payload),
+          () => this.#onLost(),
+        )
+        .then(async (unlisten) => {
+          if (this.#closed) {
+            await unlisten();
+            return;
+          }
+          this.#unlisten = unlisten;
+          this.#reconnectDelay = this.#options.reconnectDelayMs ?? 100;
+        });
+      this.#listening = attempt;
+      attempt.catch(() => {
+        if (this.#listening === attempt) this.#listening = null;
+      });
+    }
+    return this.#listening.catch((error) => {
+      throw toJobstreamError(error, 'subscribe (listening connection)');
+    });
+  }
+
+  #onLost(): void {
+    this.#listening = null;
+    this.#unlisten = null;
+    if (this.#closed) return;
+    this.#reconnect();
+  }
+
+  #reconnect(): void {
+    const delay = this.#reconnectDelay;
+    this.#reconnectDelay = Math.min(this.#reconnectDelay * 2, 5000);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#closed) return;
+      this.#listen().then(
+        () => {
+          this.#reconnects++;
+          // Whatever was committed while nobody listened is in the table: read it.
+          for (const [jobId, feed] of this.#feeds) {
+            feed.target = CATCH_UP;
+            if (feed.last >= 0) void this.#pump(jobId, feed);
+          }
+        },
+        () => this.#reconnect(),
+      );
+    }, delay);
+    timer.unref?.();
+    this.#timers.add(timer);
+  }
+
+  #onNotification(payload: string): void {
+    const a = payload.indexOf(':');
+    const b = payload.indexOf(':', a + 1);
+    if (a < 0 || b < 0) return;
+    const jobId = payload.slice(b + 1);
+    const feed = this.#feeds.get(jobId);
+    if (!feed) return;
+    const last = Number(payload.slice(a + 1, b));
+    if (!(last > feed.target)) return;
+    feed.target = last;
+    if (feed.last >= 0 && last > feed.last) void this.#pump(jobId, feed);
+  }
+
+  async #pump(jobId: string, feed: Feed): Promise<void> {
+    if (feed.pumping) return;
+    feed.pumping = true;
+    try {
+      while (feed.target > feed.last && this.#feeds.get(jobId) === feed) {
+        const wanted = feed.target;
+        const events = await this.#options.readEvents(jobId, feed.last, PAGE);
+        for (const event of events) {
+          if (event.id <= feed.last) continue;
+          feed.last = event.id;
+          for (const listener of feed.listeners) {
+            try {
+              listener(event);
+            } catch {
+              // A subscriber's bug must not stop delivery to the others.
+            }
+          }
+        }
+        if (events.length < PAGE && feed.target === wanted && wanted > feed.last) {
+          // Nothing more to read: caught up (or the job was deleted meanwhile). A
+          // notification that arrived during the read moved the target: read again.
+          feed.target = feed.last;
+        }
+      }
+    } catch {
+      // The read failed (the database is restarting?): try again shortly. If the
+      // listening connection dropped too, its reconnect catches up as well.
+      if (!this.#closed && this.#feeds.get(jobId) === feed) {
+        const timer = setTimeout(() => {
+          this.#timers.delete(timer);
+          void this.#pump(jobId, feed);
+        }, 250);
+        timer.unref?.();
+        this.#timers.add(timer);
+      }
+    } finally {
+      feed.pumping = false;
+    }
+  }
+}

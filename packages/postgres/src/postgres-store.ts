@@ -1,0 +1,364 @@
+import {
+  type CommitRequest,
+  checkReadOptions,
+  type DeleteJobsFilter,
+  decodeCursor,
+  type EventDraft,
+  type EventListener,
+  encodeCursor,
+  type Job,
+  type JobEvent,
+  type JobStore,
+  JobstreamError,
+  type ListJobsFilter,
+  type ListJobsPage,
+  type NewJob,
+  pageSize,
+  parseJob,
+  parseJobEvent,
+  prepareCommit,
+  prepareCreate,
+  statusFilter,
+  toDate,
+} from '@jobstream/core';
+import type pg from 'pg';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.generated.js';
+import { NotificationFanOut } from './notification-fan-out.js';
+import { toJobstreamError } from './pg-errors.js';
+import { PGliteDriver, type PGliteLike, PgDriver, type SqlDriver } from './sql-driver.js';
+
+interface CommonOptions {
+  /**
+   * Jobs this store wrote or read last, kept so a commit right after needs no read first
+   * (the SQL still checks the version, so a stale copy only costs a conflict).
+   * @default 1000
+   */
+  cacheSize?: number;
+  /** First delay before re-opening a dropped listening connection (doubles up to 5 s). @default 100 */
+  reconnectDelayMs?: number;
+  /** Clock, for tests. @default () => new Date() */
+  now?: () => Date;
+}
+
+export type PostgresJobStoreOptions = CommonOptions &
+  (
+    | {
+        /** e.g. `process.env.DATABASE_URL`. The store opens (and closes) its own pool. */
+        connectionString: string;
+        /** Extra `pg.Pool` settings (size, timeouts, ssl) for the store's own pool. */
+        poolConfig?: pg.PoolConfig;
+      }
+    | {
+        /** Your `pg.Pool`. The store never ends it; it opens one more connection to LISTEN. */
+        pool: pg.Pool;
+      }
+    | {
+        /** A PGlite instance: an embedded, durable PostgreSQL for development and tests. */
+        pglite: PGliteLike;
+      }
+  );
+
+interface EventRow extends Record<string, unknown> {
+  seq: number;
+  type: string;
+  data: unknown;
+  at: Date | string;
+}
+
+function iso(value: Date | string | null): string | null {
+  if (value === null) return null;
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+/** Timestamps are stored as timestamptz (milliseconds), so `at` is normalised up front. */
+function normaliseDrafts(drafts: readonly EventDraft[] | undefined): readonly EventDraft[] {
+  if (!Array.isArray(drafts)) return drafts as unknown as readonly EventDraft[];
+  return drafts.map((draft) => {
+    const at = (draft as { at?: unknown } | null)?.at;
+    if (typeof at !== 'string') return draft;
+    const time = Date.parse(at);
+    return Number.isNaN(time) ? draft : { ...draft, at: new Date(time).toISOString() };
+  });
+}
+
+/**
+ * A `JobStore` on PostgreSQL (through `pg`, or embedded through PGlite), with the schema
+ * of `@jobstream/supabase`'s migrations.
+ *
+ * Guarantees:
+ * - `createJob` and `commit` are each one SQL function call, so one transaction: the
+ *   version check, the appended events and the folded job record are written together or
+ *   not at all (a connection dropped mid-commit leaves nothing). Of two commits on one
+ *   version exactly one wins: the other's UPDATE re-checks the version after the row lock.
+ * - `getJob` reads one row, so it never sees a half-written job.
+ * - `subscribe` delivers events committed by any process on the same database, in id order
+ *   per job, through one LISTEN connection per store (notifications carry only a pointer;
+ *   the events are read from the table). After that connection drops, it reconnects and
+ *   delivers what was committed meanwhile.
+ * - A schema older or newer than this package rejects every call with `schema_mismatch`
+ *   (call `ready()` at start-up to find out at once).
+ *
+ * @example
+ * const store = new PostgresJobStore({ connectionString: process.env.DATABASE_URL! });
+ * await store.migrate(); // or apply @jobstream/supabase's migrations with your tooling
+ */
+export class PostgresJobStore implements JobStore {
+  readonly #driver: SqlDriver;
+  readonly #fanOut: NotificationFanOut;
+  readonly #cache = new Map<string, Job>();
+  readonly #cacheSize: number;
+  readonly #now: () => Date;
+  #ready: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(options: PostgresJobStoreOptions) {
+    if ('pglite' in options && options.pglite) this.#driver = new PGliteDriver(options.pglite);
+    else if ('pool' in options && options.pool) this.#driver = new PgDriver({ pool: options.pool });
+    else if ('connectionString' in options && typeof options.connectionString === 'string') {
+      this.#driver = new PgDriver({
+        connectionString: options.connectionString,
+        poolConfig: options.poolConfig,
+      });
+    } else {
+      throw new JobstreamError(
+        'invalid_input',
+        'PostgresJobStore needs { connectionString }, { pool } or { pglite }.',
+      );
+    }
+    this.#cacheSize = options.cacheSize ?? 1000;
+    this.#now = options.now ?? (() => new Date());
+    this.#fanOut = new NotificationFanOut({
+      driver: this.#driver,
+      readEvents: (jobId, after, limit) => this.#readEvents(jobId, after, limit),
+      currentVersion: async (jobId) => {
+        const rows = await this.#driver.query<{ version: number }>(
+          'select version from public.jobstream_jobs where id = $1',
+          [jobId],
+        );
+        return rows[0]?.version ?? 0;
+      },
+      reconnectDelayMs: options.reconnectDelayMs,
+    });
+  }
+
+  /** The schema version this package expects. */
+  static readonly schemaVersion: number = SCHEMA_VERSION;
+
+  /**
+   * Applies the schema (the same SQL as `@jobstream/supabase/migrations`), idempotently, in
+   * one transaction, under an advisory lock so concurrent start-ups do not race.
+   */
+  async migrate(): Promise<void> {
+    try {
+      for (const migration of MIGRATIONS) await this.#driver.runScript(migration.sql);
+    } catch (error) {
+      throw toJobstreamError(error, 'migrate');
+    }
+    this.#ready = null;
+  }
+
+  /**
+   * Resolves once the database answers with the schema version this package expects;
+   * rejects with `schema_mismatch` (not migrated, or migrated by another version) or
+   * `store_unavailable`. Every method waits for this check the first time.
+   */
+  ready(): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new JobstreamError('store_unavailable', 'The store is closed.'));
+    }
+    if (!this.#ready) {
+      const check = this.#checkSchema();
+      this.#ready = check;
+      // A failed check is tried again on the next call (the database may come back).
+      check.catch(() => {
+        if (this.#ready === check) this.#ready = null;
+      });
+    }
+    return this.#ready;
+  }
+
+  async #checkSchema(): Promise<void> {
+    let found: number;
+    try {
+      const rows = await this.#driver.query<{ v: number }>(
+        'select public.jobstream_schema_version() as v',
+      );
+      found = Number(rows[0]?.v);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === '42883' || code === '3F000') {
+        throw new JobstreamError(
+          'schema_mismatch',
+          `The jobstream schema is not installed in this database (jobstream_schema_version() is missing). Run store.migrate(), or apply the migrations of @jobstream/supabase.`,
+          { cause: error },
+        );
+      }
+      throw toJobstreamError(error, 'schema check');
+    }
+    if (found !== SCHEMA_VERSION) {
+      throw new JobstreamError(
+        'schema_mismatch',
+        `The database has jobstream schema version ${found}, but this @jobstream/postgres needs version ${SCHEMA_VERSION}. ${
+          found < SCHEMA_VERSION
+            ? 'Run store.migrate() (or apply the newer migrations).'
+            : 'Upgrade @jobstream/postgres in this app.'
+        }`,
+        { details: { found, expected: SCHEMA_VERSION } },
+      );
+    }
+  }
+
+  async #query<R extends Record<string, unknown>>(
+    context: string,
+    text: string,
+    params?: unknown[],
+  ): Promise<R[]> {
+    await this.ready();
+    try {
+      return await this.#driver.query<R>(text, params);
+    } catch (error) {
+      throw toJobstreamError(error, context);
+    }
+  }
+
+  #remember(job: Job): void {
+    if (this.#cacheSize <= 0) return;
+    this.#cache.delete(job.id);
+    this.#cache.set(job.id, job);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
+  }
+
+  async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
+    const { job, event } = prepareCreate(input, this.#now());
+    await this.#query('createJob', 'select public.jobstream_create($1::jsonb, $2::jsonb)', [
+      JSON.stringify(job),
+      JSON.stringify(event),
+    ]);
+    this.#remember(job);
+    return { job, event };
+  }
+
+  async getJob(id: string): Promise<Job | null> {
+    const rows = await this.#query<{ record: unknown }>(
+      'getJob',
+      'select record from public.jobstream_jobs where id = $1',
+      [id],
+    );
+    const row = rows[0];
+    if (!row) {
+      this.#cache.delete(id);
+      return null;
+    }
+    const job = parseJob(row.record);
+    this.#remember(job);
+    return job;
+  }
+
+  async commit(jobId: string, request: CommitRequest): Promise<{ job: Job; events: JobEvent[] }> {
+    const expected = request?.expectedVersion;
+    let current = this.#cache.get(jobId) ?? null;
+    if (!current || current.version !== expected) current = await this.getJob(jobId);
+    const { job, events } = prepareCommit(
+      current,
+      jobId,
+      expected,
+      normaliseDrafts(request?.events),
+      this.#now(),
+    );
+    try {
+      await this.#query('commit', 'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb)', [
+        jobId,
+        expected,
+        JSON.stringify(job),
+        JSON.stringify(events),
+      ]);
+    } catch (error) {
+      this.#cache.delete(jobId);
+      throw error;
+    }
+    this.#remember(job);
+    return { job, events };
+  }
+
+  async readEvents(
+    jobId: string,
+    options: { after?: number; limit?: number } = {},
+  ): Promise<JobEvent[]> {
+    const { after, limit } = checkReadOptions(options.after, options.limit);
+    await this.ready();
+    return this.#readEvents(jobId, after, limit);
+  }
+
+  async #readEvents(jobId: string, after: number, limit: number): Promise<JobEvent[]> {
+    let rows: EventRow[];
+    try {
+      rows = await this.#driver.query<EventRow>(
+        'select seq, type, data, at from public.jobstream_events where job_id = $1 and seq > $2 order by seq limit $3',
+        [jobId, after, limit],
+      );
+    } catch (error) {
+      throw toJobstreamError(error, 'readEvents');
+    }
+    return rows.map((row) =>
+      parseJobEvent({ id: row.seq, jobId, type: row.type, at: iso(row.at), data: row.data }),
+    );
+  }
+
+  async subscribe(jobId: string, onEvent: EventListener): Promise<() => void> {
+    await this.ready();
+    return this.#fanOut.subscribe(jobId, onEvent);
+  }
+
+  async listJobs(filter: ListJobsFilter = {}): Promise<ListJobsPage> {
+    const limit = pageSize(filter.limit);
+    const statuses = statusFilter(filter);
+    const cursor = filter.cursor ? decodeCursor(filter.cursor) : null;
+    const rows = await this.#query<{ record: unknown }>(
+      'listJobs',
+      'select r as record from public.jobstream_list_jobs($1, $2::text[], $3, $4::timestamptz, $5, $6) r',
+      [
+        filter.ownerId ?? null,
+        statuses ? [...statuses] : null,
+        filter.kind ?? null,
+        cursor?.createdAt ?? null,
+        cursor?.id ?? null,
+        limit + 1,
+      ],
+    );
+    const jobs = rows.slice(0, limit).map((row) => parseJob(row.record));
+    const last = jobs[jobs.length - 1];
+    return { jobs, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async deleteJobs(filter: DeleteJobsFilter): Promise<number> {
+    const before = toDate(filter?.finishedBefore, 'finishedBefore');
+    const rows = await this.#query<{ n: number }>(
+      'deleteJobs',
+      'select public.jobstream_delete_finished($1::timestamptz) as n',
+      [before.toISOString()],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Live subscriptions (the conformance suite checks that none leak). */
+  listenerCount(): number {
+    return this.#fanOut.listenerCount;
+  }
+
+  /** How many times the listening connection was re-established after a drop. */
+  get reconnects(): number {
+    return this.#fanOut.reconnects;
+  }
+
+  /** Closes the listening connection, and the pool if the store opened it. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#cache.clear();
+    await this.#fanOut.close();
+    await this.#driver.close();
+  }
+}

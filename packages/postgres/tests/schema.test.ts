@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isJobstreamError } from '@jobstream/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error: a plain .mjs build script without types
+import { renderMigrations } from '../scripts/embed-migrations.mjs';
+import { MIGRATIONS, PostgresJobStore, SCHEMA_VERSION } from '../src/index.js';
+import { createTestDatabase, skipReason, type TestDatabase } from './test-database.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+describe('embedded migrations', () => {
+  it('are the SQL files of @jobstream/supabase, in name order (run the build to refresh)', () => {
+    const dir = path.resolve(here, '../../supabase/migrations');
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
+    expect(MIGRATIONS.map((m) => m.name)).toEqual(files);
+    for (const m of MIGRATIONS) expect(m.sql).toBe(fs.readFileSync(path.join(dir, m.name), 'utf8'));
+    const generated = fs.readFileSync(path.resolve(here, '../src/migrations.generated.ts'), 'utf8');
+    expect(generated).toBe(renderMigrations(dir));
+    expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe.skipIf(skipReason !== null)('schema on PostgreSQL', () => {
+  let database: TestDatabase;
+  let store: PostgresJobStore;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('jobstream_schema');
+    store = new PostgresJobStore({ connectionString: database.url });
+  }, 60_000);
+  afterAll(async () => {
+    await store?.close();
+    await database?.drop();
+  });
+
+  it('a database without the schema rejects with schema_mismatch, not a runtime surprise', async () => {
+    await expect(store.ready()).rejects.toSatisfy(
+      (e) => isJobstreamError(e, 'schema_mismatch') && /migrate\(\)/.test((e as Error).message),
+    );
+    await expect(store.getJob('x')).rejects.toSatisfy((e) =>
+      isJobstreamError(e, 'schema_mismatch'),
+    );
+  });
+
+  it('migrate() applies the schema, twice in a row and concurrently without harm', async () => {
+    await store.migrate();
+    const other = new PostgresJobStore({ connectionString: database.url });
+    try {
+      await Promise.all([store.migrate(), other.migrate()]);
+    } finally {
+      await other.close();
+    }
+    await expect(store.ready()).resolves.toBeUndefined();
+    const { rows } = await database.admin.query<{ indexname: string }>(
+      `select indexname from pg_indexes where tablename in ('jobstream_jobs', 'jobstream_events') order by 1`,
+    );
+    expect(rows.map((r) => r.indexname)).toEqual([
+      'jobstream_events_pkey',
+      'jobstream_jobs_created_idx',
+      'jobstream_jobs_finished_idx',
+      'jobstream_jobs_owner_created_idx',
+      'jobstream_jobs_pkey',
+      'jobstream_jobs_status_created_idx',
+      'jobstream_jobs_user_created_idx',
+    ]);
+  });
+
+  it("runs the seed's monitoring queries with only the table name changed", async () => {
+    const started = (await store.createJob(job('monitor-1'))).job;
+    let v = started.version;
+    const commit = async (id: string, events: never[]) => {
+      const res = await store.commit(id, { expectedVersion: v, events });
+      v = res.job.version;
+      return res.job;
+    };
+    await commit(started.id, [
+      { type: 'job_started', data: {} },
+      { type: 'step_started', data: { step: 'fetch_questions', stepIndex: 1 } },
+      { type: 'job_completed', data: { result: { courseId: 'c1' }, totalDuration: 5 } },
+    ] as never[]);
+    const failing = (await store.createJob(job('monitor-2'))).job;
+    v = failing.version;
+    await commit(failing.id, [
+      { type: 'job_started', data: {} },
+      { type: 'step_started', data: { step: 'generate_lessons', stepIndex: 2 } },
+      { type: 'job_failed', data: { error: { message: 'boom' }, failedStep: 'generate_lessons' } },
+    ] as never[]);
+
+    const seed = {
+      average: `SELECT AVG(EXTRACT(EPOCH FROM (completed_at - started_at))) as avg_seconds
+FROM course_generation_jobs
+WHERE status = 'completed'
+  AND completed_at > NOW() - INTERVAL '7 days';`,
+      failures: `SELECT current_step, COUNT(*) as failures
+FROM course_generation_jobs
+WHERE status = 'failed'
+  AND created_at > NOW() - INTERVAL '7 days'
+GROUP BY current_step
+ORDER BY failures DESC;`,
+      recent: `SELECT id, status, current_step, created_at, completed_at
+FROM course_generation_jobs
+ORDER BY created_at DESC
+LIMIT 20;`,
+    };
+    const run = async (sql: string) =>
+      (await database.admin.query(sql.replaceAll('course_generation_jobs', 'jobstream_jobs'))).rows;
+
+    const [average] = await run(seed.average);
+    expect(Number(average.avg_seconds)).toBeGreaterThanOrEqual(0);
+    expect(await run(seed.failures)).toEqual([{ current_step: 'generate_lessons', failures: '1' }]);
+    const recent = await run(seed.recent);
+    expect(recent.map((r) => [r.id, r.status, r.current_step])).toEqual([
+      [failing.id, 'failed', 'generate_lessons'],
+      [started.id, 'completed', 'fetch_questions'],
+    ]);
+    expect(recent[1].completed_at).toBeInstanceOf(Date);
+    // The columns are the record's fields: they cannot disagree with getJob.
+    const stored = await store.getJob(started.id);
+    expect(recent[1].completed_at.toISOString()).toBe(stored?.completedAt);
+  });
+
+  it('a schema of another version rejects with schema_mismatch saying which', async () => {
+    await database.admin.query(
+      `create or replace function public.jobstream_schema_version() returns integer language sql immutable as $$ select ${SCHEMA_VERSION + 1} $$`,
+    );
+    const newer = new PostgresJobStore({ connectionString: database.url });
+    try {
+      await expect(newer.ready()).rejects.toSatisfy(
+        (e) =>
+          isJobstreamError(e, 'schema_mismatch') &&
+          (e as Error).message.includes(`version ${SCHEMA_VERSION + 1}`),
+      );
+    } finally {
+      await newer.close();
+      await store.migrate();
+    }
+  });
+});
+
+let counter = 0;
+function job(owner: string) {
+  counter += 1;
+  return {
+    ownerId: owner,
+    kind: 'course',
+    input: { examId: `exam-${counter}` },
+    steps: [
+      { name: 'fetch_questions', label: 'Fetching questions' },
+      { name: 'generate_lessons', label: 'Writing lessons', weight: 3 },
+    ],
+  };
+}
