@@ -1,1 +1,148 @@
-export {};
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+
+/**
+ * Node `http` binding: converts `IncomingMessage` into a `Request`, calls the Web
+ * handler, and writes the `Response` back with backpressure. No logic lives here.
+ */
+
+type WebHandler = (request: Request) => Promise<Response>;
+
+export interface NodeHandlerOptions {
+  /** Told about a failure to write a response (the client usually just went away). */
+  onError?: (error: unknown) => void;
+}
+
+/** `IncomingMessage` as Express leaves it (mount path stripped from `url`, maybe a parsed body). */
+type NodeRequest = IncomingMessage & { originalUrl?: string; body?: unknown };
+
+/**
+ * Wraps a jobstream server (or any Web handler) for `http.createServer` and Express.
+ *
+ * @example
+ * http.createServer(toNodeHandler(server)).listen(3000);
+ * app.use('/api/generation', toNodeHandler(server)); // Express; basePath '/api/generation'
+ */
+export function toNodeHandler(
+  target: { handle: WebHandler } | WebHandler,
+  options: NodeHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => Promise<void> {
+  const handle: WebHandler =
+    typeof target === 'function' ? target : (request) => target.handle(request);
+  return async (req, res, next) => {
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    try {
+      const response = await handle(toRequest(req as NodeRequest, abort.signal));
+      await writeResponse(response, res, abort.signal);
+    } catch (error) {
+      if (next) next(error);
+      else {
+        options.onError?.(error);
+        if (!res.headersSent) {
+          res.statusCode = 500;
+          res.setHeader('content-type', 'application/json; charset=utf-8');
+          res.end('{"error":{"code":"internal","message":"Internal server error."}}');
+        } else res.destroy();
+      }
+    } finally {
+      res.off('close', onClose);
+    }
+  };
+}
+
+/** Builds a Web `Request` from a Node request; `signal` aborts when the client goes away. */
+export function toRequest(req: NodeRequest, signal?: AbortSignal): Request {
+  const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const host = req.headers.host ?? 'localhost';
+  const url = new URL(req.originalUrl ?? req.url ?? '/', `${secure ? 'https' : 'http'}://${host}`);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  const method = req.method ?? 'GET';
+  const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
+  if (method !== 'GET' && method !== 'HEAD') {
+    if (req.body !== undefined && req.readableEnded) {
+      // A body parser (express.json()) already read the stream: use what it produced.
+      init.body =
+        typeof req.body === 'string' || req.body instanceof Uint8Array
+          ? (req.body as string | Uint8Array<ArrayBuffer>)
+          : JSON.stringify(req.body);
+      headers.delete('content-length');
+    } else {
+      init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+      init.duplex = 'half';
+    }
+  }
+  return new Request(url, init);
+}
+
+/** Writes a Web `Response` to a Node response, waiting for `drain` between chunks. */
+export async function writeResponse(
+  response: Response,
+  res: ServerResponse,
+  signal?: AbortSignal,
+): Promise<void> {
+  res.statusCode = response.status;
+  if (response.statusText) res.statusMessage = response.statusText;
+  const cookies = response.headers.getSetCookie();
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue;
+    res.setHeader(name, value);
+  }
+  if (cookies.length > 0) res.setHeader('set-cookie', cookies);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  // Headers go out now: an SSE client should see the stream open before the first event.
+  res.flushHeaders();
+  const reader = response.body.getReader();
+  const onAbort = () => void reader.cancel().catch(() => {});
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      if (!res.write(value)) {
+        const open = await drained(res);
+        if (!open) {
+          await reader.cancel().catch(() => {});
+          return;
+        }
+      }
+    }
+    res.end();
+  } catch {
+    // The body failed (a stalled SSE client was dropped, a store error): cut the
+    // connection so the client knows the stream did not end cleanly and reconnects.
+    res.destroy();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Resolves true on `drain`, false when the response closes first. */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (open: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(open);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}

@@ -1,0 +1,522 @@
+import {
+  isTerminalStatus,
+  type Job,
+  type JobStore,
+  JobstreamError,
+  ProgressTracker,
+  type ProgressTrackerOptions,
+} from '@jobstream/core';
+import { type CorsOptions, corsHeaders, preflight } from './cors.js';
+import type { AnyJobDefinition } from './define-job.js';
+import { StreamRegistry } from './event-stream.js';
+import { errorResponse, json, problem } from './http-problem.js';
+import { readJsonBody, readTextBody } from './read-body.js';
+import { runJob } from './run-job.js';
+import { withSeedAliases } from './seed-aliases.js';
+import {
+  DEFAULT_SIGNATURE_TOLERANCE_MS,
+  SIGNATURE_HEADER,
+  signBody,
+  verifyBody,
+} from './signature.js';
+import { DEFAULT_HEARTBEAT_MS, SSE_HEADERS } from './sse-encoder.js';
+import { describeIssues } from './standard-schema.js';
+
+export type Handler = (request: Request) => Promise<Response>;
+
+/** What a dispatcher is given to hand a job to whoever will run it. */
+export interface DispatchContext {
+  /** Runs the job in this process (what the default dispatcher does). Never rejects. */
+  run(): Promise<void>;
+  /**
+   * A signed `POST` of `{ jobId }` to your `/process` route (needs `secret`), for handing
+   * the job to another instance: `await fetch(await ctx.processRequest(url))`.
+   */
+  processRequest(url: string | URL): Promise<Request>;
+}
+
+export interface DispatchedJob {
+  jobId: string;
+  kind: string;
+  ownerId: string;
+}
+
+export interface JobServerOptions {
+  store: JobStore;
+  /** The kinds of job this server runs. */
+  jobs: readonly AnyJobDefinition[];
+  /**
+   * Who is asking: an owner id, or null for 401. A job owned by someone else answers
+   * 404, exactly like one that does not exist.
+   * @example authenticate: async (req) => (await getSession(req))?.userId ?? null
+   */
+  authenticate: (
+    request: Request,
+  ) => string | null | undefined | Promise<string | null | undefined>;
+  /**
+   * Hands a new or resumed job to whoever runs it. Default: run it in this process once
+   * the current request has been answered.
+   * @example dispatch: async (job, ctx) => { await fetch(await ctx.processRequest(`${origin}/api/generation/process`)) }
+   */
+  dispatch?: (job: DispatchedJob, ctx: DispatchContext) => void | Promise<void>;
+  /** HMAC secret of `POST /process`. Without it, `/process` answers 401 to everything. */
+  secret?: string;
+  /** How old a signed `/process` request may be. @default 300_000 */
+  signatureToleranceMs?: number;
+  /** Heartbeat comment interval on SSE streams. @default 15_000 */
+  heartbeatMs?: number;
+  /** `retry:` sent to SSE clients, ms. @default 3_000 */
+  retryMs?: number;
+  /** Where the routes are mounted. @default '' @example '/api/generation' */
+  basePath?: string;
+  /** Per-owner limit of pending and running jobs; past it `start` answers 429. Off by default. */
+  maxActiveJobsPerOwner?: number;
+  /** Cross-origin access, off by default. @example cors: { origins: ['https://app.example.com'] } */
+  cors?: CorsOptions;
+  /** Largest accepted request body. @default 65_536 */
+  maxBodyBytes?: number;
+  /** Copy payload fields to the top level of each SSE `data` (the seed's clients read them). @default true */
+  topLevelFields?: boolean;
+  /** Slow SSE consumers: bytes held per connection, and how long unread data may wait. */
+  slowConsumer?: { maxQueuedBytes?: number; stallTimeoutMs?: number };
+  /** Passed to every job's `ProgressTracker`. */
+  tracker?: ProgressTrackerOptions;
+  /** Serverless runtimes: keeps the function alive for in-process work (`ctx.waitUntil`). */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /** Told about unexpected errors (store down, a failed dispatch). @default console.error */
+  onError?: (error: unknown) => void;
+}
+
+export interface JobServer {
+  /** The router: every route under `basePath`. */
+  handle: Handler;
+  /** `POST /start` (`/start/:kind` when the URL names a kind). */
+  start: Handler;
+  /** `POST /process`: runs a dispatched job, signed requests only. */
+  process: Handler;
+  /** `GET /stream/:jobId`; the job id defaults to the URL's last path segment. */
+  stream: (request: Request, jobId?: string) => Promise<Response>;
+  cancel: Handler;
+  resume: Handler;
+  status: (request: Request, jobId?: string) => Promise<Response>;
+  /** Open SSE connections. */
+  readonly activeStreams: number;
+  /** Ends every open SSE stream (for shutdown and tests). */
+  close(): void;
+}
+
+const JOB_ID = /^[^/]{1,200}$/;
+
+/**
+ * Creates the HTTP side of jobstream: Web-standard `(Request) => Promise<Response>`
+ * handlers for every route of docs/protocol.md and a router over them.
+ *
+ * @example
+ * const server = createJobServer({ store, jobs: [courseJob], authenticate, basePath: '/api/generation' });
+ * http.createServer(toNodeHandler(server)).listen(3000);
+ */
+export function createJobServer(options: JobServerOptions): JobServer {
+  const { store, authenticate } = options;
+  if (!store) throw new TypeError('createJobServer needs a store.');
+  if (typeof authenticate !== 'function') {
+    throw new TypeError('createJobServer needs authenticate(request) => ownerId | null.');
+  }
+  const definitions = new Map<string, AnyJobDefinition>();
+  for (const definition of options.jobs ?? []) {
+    if (definitions.has(definition.kind)) {
+      throw new TypeError(`Two jobs are defined with kind "${definition.kind}".`);
+    }
+    definitions.set(definition.kind, definition);
+  }
+  if (definitions.size === 0) throw new TypeError('createJobServer needs at least one job.');
+  const onlyDefinition = definitions.size === 1 ? [...definitions.values()][0] : undefined;
+
+  const basePath = (options.basePath ?? '').replace(/\/+$/, '');
+  const maxBodyBytes = options.maxBodyBytes ?? 65_536;
+  const report = options.onError ?? ((error: unknown) => console.error('[jobstream]', error));
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  if (!(heartbeatMs > 0)) throw new TypeError('heartbeatMs must be positive.');
+  const maxActive = options.maxActiveJobsPerOwner;
+  if (maxActive !== undefined && !(Number.isSafeInteger(maxActive) && maxActive > 0)) {
+    throw new TypeError('maxActiveJobsPerOwner must be a positive integer.');
+  }
+  const streams = new StreamRegistry({
+    heartbeatMs,
+    retryMs: options.retryMs ?? 3_000,
+    topLevelFields: options.topLevelFields ?? true,
+    maxQueuedBytes: options.slowConsumer?.maxQueuedBytes ?? 64 * 1024,
+    stallTimeoutMs: options.slowConsumer?.stallTimeoutMs ?? 2 * heartbeatMs,
+    maxBufferedEvents: 256,
+    onError: report,
+  });
+
+  const streamUrl = (jobId: string) => `${basePath}/stream/${encodeURIComponent(jobId)}`;
+
+  function runInProcess(definition: AnyJobDefinition, jobId: string): Promise<void> {
+    return runJob(store, definition, jobId, { tracker: options.tracker, onError: report });
+  }
+
+  async function dispatch(definition: AnyJobDefinition, job: Job): Promise<void> {
+    const ctx: DispatchContext = {
+      run: () => runInProcess(definition, job.id),
+      processRequest: async (url) => {
+        if (!options.secret) {
+          throw new JobstreamError(
+            'invalid_signature',
+            'processRequest needs the `secret` option.',
+          );
+        }
+        const body = JSON.stringify({ jobId: job.id });
+        const headers = await signBody(options.secret, body);
+        return new Request(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body,
+        });
+      },
+    };
+    if (options.dispatch) {
+      await options.dispatch({ jobId: job.id, kind: job.kind, ownerId: job.ownerId }, ctx);
+      return;
+    }
+    // After the answer is on its way: a macrotask runs once the handler has returned.
+    const work = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(ctx.run);
+    options.waitUntil?.(work);
+  }
+
+  async function owner(request: Request): Promise<string> {
+    const id = await authenticate(request);
+    if (typeof id !== 'string' || id.length === 0) {
+      throw new JobstreamError('unauthorized', 'Sign in to use this endpoint.');
+    }
+    return id;
+  }
+
+  /** The caller's job, or `not_found` for a missing job and for someone else's alike. */
+  async function ownedJob(jobId: unknown, ownerId: string): Promise<Job> {
+    if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
+      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+    }
+    const job = await store.getJob(jobId);
+    if (!job || job.ownerId !== ownerId) {
+      throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
+    }
+    return job;
+  }
+
+  async function checkActiveLimit(ownerId: string): Promise<void> {
+    if (maxActive === undefined) return;
+    // A check then a create: concurrent starts may pass it together, so the limit is
+    // approximate by the number of requests in flight; it exists to stop runaway spend.
+    const { jobs } = await store.listJobs({
+      ownerId,
+      status: ['pending', 'running'],
+      limit: maxActive,
+    });
+    if (jobs.length >= maxActive) {
+      throw new JobstreamError(
+        'rate_limited',
+        `You already have ${jobs.length} active jobs (the limit is ${maxActive}); wait for one to finish or cancel one.`,
+      );
+    }
+  }
+
+  function definitionFor(kind: string): AnyJobDefinition {
+    const definition = definitions.get(kind);
+    if (!definition) throw new JobstreamError('not_found', `There is no job kind "${kind}".`);
+    return definition;
+  }
+
+  async function startJob(request: Request, kindFromPath?: string): Promise<Response> {
+    const ownerId = await owner(request);
+    const body = await readJsonBody(request, maxBodyBytes);
+    let definition: AnyJobDefinition;
+    let input: unknown;
+    if (kindFromPath !== undefined) {
+      definition = definitionFor(kindFromPath);
+      input = body;
+    } else if (onlyDefinition) {
+      definition = onlyDefinition;
+      input = body;
+    } else {
+      const envelope = body as { kind?: unknown; input?: unknown } | null;
+      if (typeof envelope?.kind !== 'string') {
+        throw new JobstreamError(
+          'invalid_input',
+          `Name the job: { "kind": one of ${[...definitions.keys()].join(', ')}, "input": {…} }, or POST /start/:kind.`,
+        );
+      }
+      definition = definitionFor(envelope.kind);
+      input = envelope.input;
+    }
+    const result = await definition.input['~standard'].validate(input);
+    if (result.issues) {
+      throw new JobstreamError('invalid_input', `Invalid input: ${describeIssues(result.issues)}`);
+    }
+    await checkActiveLimit(ownerId);
+    const estimate =
+      typeof definition.estimatedDuration === 'function'
+        ? definition.estimatedDuration(result.value)
+        : definition.estimatedDuration;
+    const { job } = await store.createJob({
+      ownerId,
+      kind: definition.kind,
+      input: result.value,
+      steps: definition.steps,
+      ...(estimate !== undefined ? { estimatedDuration: estimate } : {}),
+    });
+    await dispatch(definition, job);
+    const url = streamUrl(job.id);
+    return json({ jobId: job.id, streamUrl: url }, 202, { location: url });
+  }
+
+  async function processJob(request: Request): Promise<Response> {
+    const body = await readTextBody(request, maxBodyBytes);
+    const valid =
+      options.secret !== undefined &&
+      request.headers.has(SIGNATURE_HEADER) &&
+      (await verifyBody(
+        options.secret,
+        body,
+        request.headers,
+        options.signatureToleranceMs ?? DEFAULT_SIGNATURE_TOLERANCE_MS,
+      ));
+    if (!valid) {
+      throw new JobstreamError('invalid_signature', 'Missing, invalid or expired signature.');
+    }
+    let jobId: unknown;
+    try {
+      jobId = (JSON.parse(body) as { jobId?: unknown } | null)?.jobId;
+    } catch {
+      throw new JobstreamError('invalid_input', 'The body is not valid JSON.');
+    }
+    if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
+      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+    }
+    const job = await store.getJob(jobId);
+    if (!job) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
+    const definition = definitionFor(job.kind);
+    // Running a job that is no longer pending is a no-op, so a repeated delivery is harmless.
+    const work = new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+      runInProcess(definition, job.id),
+    );
+    options.waitUntil?.(work);
+    return json({ jobId: job.id }, 202);
+  }
+
+  async function streamJob(request: Request, jobIdArg?: string): Promise<Response> {
+    const ownerId = await owner(request);
+    const job = await ownedJob(jobIdArg ?? lastSegment(request), ownerId);
+    const after = lastEventId(request);
+    if (isTerminalStatus(job.status) && after >= job.version) {
+      return new Response(null, { status: 204 });
+    }
+    if (request.signal.aborted) return new Response(null, { status: 204 });
+    const body = streams.open(store, job.id, after, request.signal);
+    return new Response(body, { status: 200, headers: SSE_HEADERS });
+  }
+
+  async function cancelJob(request: Request): Promise<Response> {
+    const ownerId = await owner(request);
+    const body = (await readJsonBody(request, maxBodyBytes)) as {
+      jobId?: unknown;
+      reason?: unknown;
+    } | null;
+    const job = await ownedJob(body?.jobId, ownerId);
+    const reason = body?.reason;
+    if (reason !== undefined && reason !== null && typeof reason !== 'string') {
+      throw new JobstreamError('invalid_input', 'reason must be a string.');
+    }
+    if (typeof reason === 'string' && reason.length > 1000) {
+      throw new JobstreamError('invalid_input', 'reason must be at most 1000 characters.');
+    }
+    if (job.status === 'cancelled') return json({ job: withSeedAliases(job) });
+    if (job.status === 'completed' || job.status === 'failed') {
+      throw finished(job);
+    }
+    const tracker = new ProgressTracker(store, job.id, options.tracker);
+    try {
+      const cancelled = await tracker.cancel(reason ?? undefined);
+      return json({ job: withSeedAliases(cancelled) });
+    } catch (error) {
+      // The job finished between our read and the cancel.
+      const latest = await store.getJob(job.id);
+      if (latest && (latest.status === 'completed' || latest.status === 'failed')) {
+        throw finished(latest);
+      }
+      throw error;
+    } finally {
+      tracker.close();
+    }
+  }
+
+  async function resumeJob(request: Request): Promise<Response> {
+    const ownerId = await owner(request);
+    const body = (await readJsonBody(request, maxBodyBytes)) as { jobId?: unknown } | null;
+    const job = await ownedJob(body?.jobId, ownerId);
+    if (job.status !== 'failed') {
+      throw new JobstreamError(
+        'invalid_transition',
+        `Only a failed job can be resumed; job ${job.id} is ${job.status}.`,
+      );
+    }
+    const definition = definitionFor(job.kind);
+    await checkActiveLimit(ownerId);
+    const tracker = new ProgressTracker(store, job.id, options.tracker);
+    let resumed: Job;
+    try {
+      resumed = await tracker.resume();
+    } finally {
+      tracker.close();
+    }
+    await dispatch(definition, resumed);
+    const url = streamUrl(job.id);
+    return json({ jobId: job.id, streamUrl: url }, 202, { location: url });
+  }
+
+  async function statusOf(request: Request, jobIdArg?: string): Promise<Response> {
+    const ownerId = await owner(request);
+    const job = await ownedJob(jobIdArg ?? lastSegment(request), ownerId);
+    return json({ job: withSeedAliases(job), canResume: job.status === 'failed' });
+  }
+
+  /** Wraps a handler: method check, CORS, and every error as a problem body. */
+  function route<A extends unknown[]>(
+    method: 'GET' | 'POST',
+    handler: (request: Request, ...args: A) => Promise<Response>,
+  ) {
+    return async (request: Request, ...args: A): Promise<Response> => {
+      let response: Response;
+      if (request.method === 'OPTIONS' && options.cors) {
+        return preflight(request, options.cors, method);
+      }
+      if (request.method !== method) {
+        response = problem('method_not_allowed', `Use ${method} on this route.`, {
+          allow: method,
+        });
+      } else {
+        try {
+          response = await handler(request, ...args);
+        } catch (error) {
+          response = errorResponse(error, report);
+        }
+      }
+      return options.cors ? withCors(request, response, options.cors) : response;
+    };
+  }
+
+  const start = route('POST', (request: Request) => startJob(request));
+  const startKind = route('POST', (request: Request, kind: string) => startJob(request, kind));
+  const process = route('POST', processJob);
+  const stream = route('GET', streamJob);
+  const cancel = route('POST', cancelJob);
+  const resume = route('POST', resumeJob);
+  const status = route('GET', statusOf);
+
+  async function handle(request: Request): Promise<Response> {
+    let path: string;
+    try {
+      path = new URL(request.url).pathname;
+    } catch {
+      return problem('invalid_input', 'Bad request URL.');
+    }
+    if (basePath && path !== basePath && !path.startsWith(`${basePath}/`)) {
+      return notFound(request);
+    }
+    const segments = path.slice(basePath.length).split('/').filter(Boolean);
+    let decoded: string[];
+    try {
+      decoded = segments.map((segment) => decodeURIComponent(segment));
+    } catch {
+      return notFound(request);
+    }
+    const [name, param, extra] = decoded;
+    if (extra !== undefined) return notFound(request);
+    switch (name) {
+      case 'start':
+        return param === undefined ? start(request) : startKind(request, param);
+      case 'process':
+        return param === undefined ? process(request) : notFound(request);
+      case 'cancel':
+        return param === undefined ? cancel(request) : notFound(request);
+      case 'resume':
+        return param === undefined ? resume(request) : notFound(request);
+      case 'stream':
+        return param === undefined ? notFound(request) : stream(request, param);
+      case 'status':
+        return param === undefined ? notFound(request) : status(request, param);
+      default:
+        return notFound(request);
+    }
+  }
+
+  function notFound(request: Request): Response {
+    const response = problem('not_found', 'No such route.');
+    return options.cors ? withCors(request, response, options.cors) : response;
+  }
+
+  return {
+    handle,
+    start,
+    process,
+    stream,
+    cancel,
+    resume,
+    status,
+    get activeStreams() {
+      return streams.size;
+    },
+    close: () => streams.closeAll(),
+  };
+}
+
+function finished(job: Job): JobstreamError {
+  return new JobstreamError(
+    'job_finished',
+    `Job ${job.id} already ${job.status === 'completed' ? 'completed' : 'failed'}; it cannot be cancelled.`,
+  );
+}
+
+function lastSegment(request: Request): string {
+  const segments = new URL(request.url).pathname.split('/').filter(Boolean);
+  try {
+    return decodeURIComponent(segments[segments.length - 1] ?? '');
+  } catch {
+    return '';
+  }
+}
+
+/** `Last-Event-ID` header, else `?lastEventId=`; absent means 0. Anything else is a 400. */
+function lastEventId(request: Request): number {
+  const header = request.headers.get('last-event-id');
+  const raw = header ?? new URL(request.url).searchParams.get('lastEventId');
+  if (raw === null || raw.trim() === '') return 0;
+  const text = raw.trim();
+  if (!/^\d{1,15}$/.test(text)) {
+    throw new JobstreamError(
+      'invalid_input',
+      'Last-Event-ID must be the id of an event: a non-negative integer.',
+    );
+  }
+  return Number(text);
+}
+
+function withCors(request: Request, response: Response, cors: CorsOptions): Response {
+  const headers = corsHeaders(request, cors);
+  if (!headers) return response;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'vary') response.headers.append('vary', value);
+    else response.headers.set(name, value);
+  }
+  return response;
+}
+
+/** Next.js App Router: `export const { GET, POST, OPTIONS } = toNextHandlers(server);` */
+export function toNextHandlers(server: Pick<JobServer, 'handle'>): {
+  GET: Handler;
+  POST: Handler;
+  OPTIONS: Handler;
+} {
+  const handler: Handler = (request) => server.handle(request);
+  return { GET: handler, POST: handler, OPTIONS: handler };
+}

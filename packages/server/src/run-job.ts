@@ -1,0 +1,85 @@
+import {
+  isJobstreamError,
+  type Job,
+  type JobStore,
+  ProgressTracker,
+  type ProgressTrackerOptions,
+} from '@jobstream/core';
+import type { AnyJobDefinition, JobContext } from './define-job.js';
+
+export interface RunJobOptions {
+  tracker?: ProgressTrackerOptions;
+  /** Told about failures that could not be recorded on the job itself (e.g. the store is down). */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Claims a pending job and runs its definition to a terminal state. Only one caller
+ * ever runs a given job: the claim is a version-checked `job_started` commit, so a
+ * duplicate dispatch (a retried queue message, a replayed `/process`) does nothing.
+ *
+ * Never rejects: a throw from `run` fails the job, a cancel ends it quietly, and what
+ * cannot be written to the store goes to `onError`.
+ */
+export async function runJob(
+  store: JobStore,
+  definition: AnyJobDefinition,
+  jobId: string,
+  options: RunJobOptions = {},
+): Promise<void> {
+  const report = options.onError ?? (() => {});
+  let tracker: ProgressTracker | null = null;
+  try {
+    const job = await claim(store, jobId);
+    if (!job) return;
+    tracker = new ProgressTracker(store, jobId, options.tracker);
+    const current = await tracker.load();
+    const signal = tracker.signal;
+    await tracker.watch();
+    const completedSteps = new Set(
+      current.steps.filter((s) => s.status === 'completed').map((s) => s.name),
+    );
+    const ctx: JobContext = {
+      tracker,
+      signal,
+      job: current,
+      jobId,
+      ownerId: current.ownerId,
+      completedSteps,
+      isStepCompleted: (step) => completedSteps.has(step),
+    };
+    try {
+      const result = await definition.run(current.input, ctx);
+      if (!tracker.finished && !signal.aborted) await tracker.complete(result ?? null);
+    } catch (error) {
+      if (signal.aborted || isJobstreamError(error, 'job_cancelled')) return;
+      await tracker.fail(error);
+    }
+  } catch (error) {
+    // Either the claim/load failed, or writing the outcome did: a cancel racing the
+    // final write is expected; anything else is the store's trouble, not the job's.
+    if (!isJobstreamError(error, 'job_cancelled')) report(error);
+  } finally {
+    tracker?.close();
+  }
+}
+
+/** Moves the job pending → running with a version check; null when someone else did. */
+async function claim(store: JobStore, jobId: string): Promise<Job | null> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const job = await store.getJob(jobId);
+    if (job?.status !== 'pending') return null;
+    try {
+      const { job: claimed } = await store.commit(jobId, {
+        expectedVersion: job.version,
+        events: [{ type: 'job_started', data: {} }],
+      });
+      return claimed;
+    } catch (error) {
+      if (!isJobstreamError(error, 'conflict') && !isJobstreamError(error, 'invalid_transition')) {
+        throw error;
+      }
+    }
+  }
+  return null;
+}
