@@ -1,1 +1,6 @@
-export {};
+export {
+  SCHEMA_VERSION,
+  type SupabaseClientLike,
+  SupabaseJobStore,
+  type SupabaseJobStoreOptions,
+} from './supabase-store.js';
