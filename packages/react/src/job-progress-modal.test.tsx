@@ -1,0 +1,193 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { useState } from 'react';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { courseEvents, fakeClient } from '../tests/fake-client.js';
+import { JobProgressModal } from './job-progress-modal.js';
+
+afterEach(cleanup);
+
+function setup(jobId = 'job-1') {
+  const client = fakeClient();
+  const ev = courseEvents(jobId);
+  const onClose = vi.fn();
+  const onComplete = vi.fn();
+  const onError = vi.fn();
+  const utils = render(
+    <>
+      <button type="button">Open</button>
+      <JobProgressModal
+        jobId={jobId}
+        client={client}
+        title="Generating your course"
+        onClose={onClose}
+        onComplete={onComplete}
+        onError={onError}
+      />
+    </>,
+  );
+  const job = client.job(jobId);
+  const push = (...e: Parameters<typeof job.push>) => act(() => job.push(...e));
+  return { ...utils, client, ev, job, push, onClose, onComplete, onError };
+}
+
+const stepItem = (label: string) =>
+  within(screen.getByRole('list', { name: 'Steps' }))
+    .getByText(label, { exact: false })
+    .closest('li');
+const stepState = (label: string) => stepItem(label)?.getAttribute('data-status');
+
+describe('<JobProgressModal>', () => {
+  it('is a labelled modal dialog that shows the job as it advances', () => {
+    const { ev, push, job } = setup();
+    const dialog = screen.getByRole('dialog', { name: 'Generating your course' });
+    expect(dialog.getAttribute('aria-modal')).toBe('true');
+    expect(screen.getByRole('status').textContent).toBe('Connecting…');
+
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0, 'Reading 40 questions'));
+    act(() => job.setConnection('open'));
+    expect(screen.getByRole('status').textContent).toBe('Connected');
+    expect(screen.getByText('Step 1 of 3: Reading questions')).toBeTruthy();
+    expect(screen.getByText('Reading 40 questions')).toBeTruthy();
+    expect(stepState('Reading questions')).toBe('running');
+    expect(stepState('Writing lessons')).toBe('pending');
+    // State is in words too, not only in the mark's colour.
+    expect(stepItem('Reading questions')?.textContent).toContain('(in progress)');
+
+    push(
+      ev.stepCompleted('fetch_questions', 0, 2400),
+      ev.stepStarted('generate_lessons', 1),
+      ev.topicStarted('Cardiology', 3, 8),
+      ev.stepProgress('generate_lessons', 41.6, 52, 'Writing lesson 2'),
+    );
+    const bar = screen.getByRole('progressbar', { name: 'Overall progress' });
+    expect(bar.getAttribute('aria-valuenow')).toBe('42');
+    expect(screen.getByText('Topic 3 of 8: Cardiology')).toBeTruthy();
+    expect(screen.getByText('Writing lesson 2')).toBeTruthy();
+    expect(stepState('Reading questions')).toBe('completed');
+    expect(stepItem('Reading questions')?.textContent).toContain('(done)2s');
+    expect(screen.getByText(/^Elapsed [\d:]+$/)).toBeTruthy();
+    expect(screen.getByText(/^About .* left$|^Almost done$/)).toBeTruthy();
+
+    act(() => job.setConnection('reconnecting'));
+    expect(screen.getByRole('status').textContent).toBe('Reconnecting…');
+  });
+
+  it('cancels only after confirmation, and closing never cancels', () => {
+    const { ev, push, job, onClose } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0));
+
+    fireEvent.click(screen.getByRole('button', { name: 'Close' }));
+    fireEvent.keyDown(screen.getByRole('dialog'), { key: 'Escape' });
+    expect(onClose).toHaveBeenCalledTimes(2);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
+    expect(job.cancelled).toEqual([]);
+    const keep = screen.getByRole('button', { name: 'Keep going' });
+    expect(document.activeElement).toBe(keep);
+    fireEvent.click(keep);
+    expect(job.cancelled).toEqual([]);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
+    // Escape backs out of the confirmation, not out of the dialog.
+    fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
+    expect(onClose).toHaveBeenCalledTimes(2);
+    expect(job.cancelled).toEqual([]);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, cancel job' }));
+    expect(job.cancelled).toEqual([undefined]);
+  });
+
+  it('shows the cancelled state', () => {
+    const { ev, push } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0), ev.cancelled('User'));
+    expect(screen.getByText('Cancelled: User')).toBeTruthy();
+    expect(stepState('Reading questions')).toBe('cancelled');
+    expect(screen.queryByRole('button', { name: 'Cancel job' })).toBeNull();
+  });
+
+  it('shows a failure with its error and a resume action, and reports it once', () => {
+    const { ev, push, job, onError } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0));
+    push(ev.failed('The model is overloaded', 'fetch_questions'));
+    expect(screen.getByRole('alert').textContent).toBe('The model is overloaded');
+    expect(stepState('Reading questions')).toBe('failed');
+    expect(onError).toHaveBeenCalledTimes(1);
+    expect(onError.mock.calls[0]?.[0]).toMatchObject({ message: 'The model is overloaded' });
+    act(() => job.setConnection('closed'));
+    expect(onError).toHaveBeenCalledTimes(1);
+    fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
+    expect(job.resumed).toBe(1);
+  });
+
+  it('calls onComplete once with the result, however often it re-renders or replays', () => {
+    const { ev, push, job, onComplete } = setup();
+    const events = [ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0)];
+    push(...events);
+    const done = ev.completed({ courseId: 'c-9' });
+    push(done);
+    push(done); // a replayed frame
+    act(() => job.setConnection('closed'));
+    expect(onComplete).toHaveBeenCalledTimes(1);
+    expect(onComplete.mock.calls[0]?.[0]).toEqual({ courseId: 'c-9' });
+    expect(screen.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+    expect(screen.getByText(/^Done in /)).toBeTruthy();
+  });
+
+  it('traps focus inside and gives it back on close', () => {
+    const client = fakeClient();
+    render(<App client={client} />);
+    const opener = screen.getByRole('button', { name: 'Open' });
+    opener.focus();
+    fireEvent.click(opener);
+    const dialog = screen.getByRole('dialog');
+    expect(document.activeElement).toBe(dialog);
+    act(() => client.job('j').push(...firstEvents('j')));
+    const buttons = within(dialog).getAllByRole('button');
+    const first = buttons[0]!;
+    const last = buttons[buttons.length - 1]!;
+    last.focus();
+    fireEvent.keyDown(last, { key: 'Tab' });
+    expect(document.activeElement).toBe(first);
+    fireEvent.keyDown(first, { key: 'Tab', shiftKey: true });
+    expect(document.activeElement).toBe(last);
+    fireEvent.keyDown(last, { key: 'Escape' });
+    expect(screen.queryByRole('dialog')).toBeNull();
+    expect(document.activeElement).toBe(opener);
+  });
+
+  it('injects the default stylesheet once, unless unstyled', () => {
+    const client = fakeClient();
+    render(
+      <>
+        <JobProgressModal jobId="a" client={client} onClose={() => {}} />
+        <JobProgressModal jobId="b" client={client} onClose={() => {}} />
+      </>,
+    );
+    const styles = document.querySelectorAll('style#jobstream-progress-css');
+    expect(styles.length).toBe(1);
+    expect(styles[0]?.textContent).toContain('prefers-reduced-motion');
+    cleanup();
+    styles[0]?.remove();
+    render(<JobProgressModal jobId="a" client={client} unstyled onClose={() => {}} />);
+    expect(document.querySelector('style#jobstream-progress-css')).toBeNull();
+  });
+});
+
+function firstEvents(jobId: string) {
+  const ev = courseEvents(jobId);
+  return [ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0)];
+}
+
+function App({ client }: { client: ReturnType<typeof fakeClient> }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <>
+      <button type="button" onClick={() => setOpen(true)}>
+        Open
+      </button>
+      {open && <JobProgressModal jobId="j" client={client} onClose={() => setOpen(false)} />}
+    </>
+  );
+}
