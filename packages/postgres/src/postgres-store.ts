@@ -36,6 +36,13 @@ interface CommonOptions {
   cacheSize?: number;
   /** First delay before re-opening a dropped listening connection (doubles up to 5 s). @default 100 */
   reconnectDelayMs?: number;
+  /**
+   * Use named prepared statements for the hot queries (commit, getJob, readEvents), which
+   * saves parsing them on every call. Turn off behind a pooler in transaction mode that
+   * does not support them (PgBouncer before 1.21, or without `max_prepared_statements`).
+   * @default true
+   */
+  preparedStatements?: boolean;
   /** Clock, for tests. @default () => new Date() */
   now?: () => Date;
 }
@@ -108,6 +115,7 @@ export class PostgresJobStore implements JobStore {
   readonly #cache = new Map<string, Job>();
   readonly #cacheSize: number;
   readonly #now: () => Date;
+  readonly #prepared: boolean;
   #ready: Promise<void> | null = null;
   #closed = false;
 
@@ -126,6 +134,7 @@ export class PostgresJobStore implements JobStore {
       );
     }
     this.#cacheSize = options.cacheSize ?? 1000;
+    this.#prepared = options.preparedStatements ?? true;
     this.#now = options.now ?? (() => new Date());
     this.#fanOut = new NotificationFanOut({
       driver: this.#driver,
@@ -212,10 +221,11 @@ export class PostgresJobStore implements JobStore {
     context: string,
     text: string,
     params?: unknown[],
+    name?: string,
   ): Promise<R[]> {
     await this.ready();
     try {
-      return await this.#driver.query<R>(text, params);
+      return await this.#driver.query<R>(text, params, this.#prepared ? name : undefined);
     } catch (error) {
       throw toJobstreamError(error, context);
     }
@@ -246,6 +256,7 @@ export class PostgresJobStore implements JobStore {
       'getJob',
       'select record from public.jobstream_jobs where id = $1',
       [id],
+      'jobstream_get_job_v1',
     );
     const row = rows[0];
     if (!row) {
@@ -269,12 +280,12 @@ export class PostgresJobStore implements JobStore {
       this.#now(),
     );
     try {
-      await this.#query('commit', 'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb)', [
-        jobId,
-        expected,
-        JSON.stringify(job),
-        JSON.stringify(events),
-      ]);
+      await this.#query(
+        'commit',
+        'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb)',
+        [jobId, expected, JSON.stringify(job), JSON.stringify(events)],
+        'jobstream_commit_v1',
+      );
     } catch (error) {
       this.#cache.delete(jobId);
       throw error;
@@ -298,6 +309,7 @@ export class PostgresJobStore implements JobStore {
       rows = await this.#driver.query<EventRow>(
         'select seq, type, data, at from public.jobstream_events where job_id = $1 and seq > $2 order by seq limit $3',
         [jobId, after, limit],
+        this.#prepared ? 'jobstream_read_events_v1' : undefined,
       );
     } catch (error) {
       throw toJobstreamError(error, 'readEvents');

@@ -5,8 +5,15 @@ import pg from 'pg';
  * queries plus one dedicated listening connection) and PGlite (one embedded instance).
  */
 export interface SqlDriver {
-  /** One statement with `$n` parameters; the rows as plain objects. */
-  query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;
+  /**
+   * One statement with `$n` parameters; the rows as plain objects. A `name` makes it a
+   * prepared statement (parsed once per connection) where the driver supports that.
+   */
+  query<R extends Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]>;
   /** Runs a multi-statement script in one transaction, under a lock shared by all migrators. */
   runScript(sql: string): Promise<void>;
   /**
@@ -52,8 +59,14 @@ export class PgDriver implements SqlDriver {
     };
   }
 
-  async query<R extends Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]> {
-    const result = await this.#pool.query(text, params);
+  async query<R extends Record<string, unknown>>(
+    text: string,
+    params?: unknown[],
+    name?: string,
+  ): Promise<R[]> {
+    const result = await this.#pool.query(
+      name ? { name, text, values: params } : { text, values: params },
+    );
     return result.rows as R[];
   }
 
