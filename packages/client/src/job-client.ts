@@ -1,0 +1,105 @@
+import { httpError, JobClientError } from './errors.js';
+import type { AnyJobDefinition, InputOf, JobEventOf, JobOf } from './job-types.js';
+import {
+  type HeadersOption,
+  type SubscribeOptions,
+  type Subscription,
+  subscribeToJob,
+} from './subscribe.js';
+import { type JobWatcher, watchJob } from './watch-job.js';
+
+export interface JobClientOptions {
+  /**
+   * Where the jobstream routes are mounted. Relative URLs work in browsers.
+   * @example '/api/generation'
+   */
+  baseUrl: string;
+  /** Sent with every request and stream connection; a function is called each time. */
+  headers?: HeadersOption;
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+}
+
+export interface StartedJob {
+  jobId: string;
+  /** The job's SSE stream, as the server names it (relative to the server's origin). */
+  streamUrl: string;
+}
+
+export interface JobClient<TDef = AnyJobDefinition> {
+  readonly baseUrl: string;
+  /**
+   * `POST /start`. With `kind`, `POST /start/:kind` (a server running several kinds).
+   * @example const { jobId } = await client.start({ examId })
+   */
+  start(input: InputOf<TDef>, options?: { kind?: string }): Promise<StartedJob>;
+  /** `POST /cancel`: the cancelled job. Rejects with `job_finished` (409) on a finished job. */
+  cancel(jobId: string, reason?: string): Promise<JobOf<TDef>>;
+  /** `POST /resume` of a failed job. */
+  resume(jobId: string): Promise<StartedJob>;
+  /** `GET /status/:jobId`. */
+  status(jobId: string): Promise<{ job: JobOf<TDef>; canResume: boolean }>;
+  /** `subscribeToJob` on the job's stream, with the client's headers and fetch. */
+  subscribe(jobId: string, options?: SubscribeOptions<JobEventOf<TDef>>): Subscription;
+  /** Shared, ref-counted watcher: several watchers of one job in one page share one connection. */
+  watch(jobId: string): JobWatcher<JobOf<TDef>>;
+}
+
+/**
+ * A client for the routes of `@jobstream/server` (docs/protocol.md). Every failure
+ * rejects with a `JobClientError`; a problem body's `code` and the status are on it.
+ *
+ * @example
+ * import type { courseJob } from '../server/jobs';
+ * const client = createJobClient<typeof courseJob>({ baseUrl: '/api/generation' });
+ * const { jobId } = await client.start({ examId: 'e1' });
+ * const watcher = client.watch(jobId);
+ */
+export function createJobClient<TDef = AnyJobDefinition>(
+  options: JobClientOptions,
+): JobClient<TDef> {
+  const baseUrl = options.baseUrl.replace(/\/+$/, '');
+  const { headers, fetch: fetcher } = options;
+  const id = encodeURIComponent;
+
+  const call = async (path: string, body?: unknown): Promise<any> => {
+    const init = new Headers(typeof headers === 'function' ? await headers() : headers);
+    const post = body !== undefined;
+    if (post) init.set('content-type', 'application/json');
+    let response: Response;
+    try {
+      response = await (fetcher ?? fetch)(baseUrl + path, {
+        method: post ? 'POST' : 'GET',
+        headers: init,
+        body: post ? JSON.stringify(body) : null,
+      });
+    } catch (cause) {
+      throw new JobClientError('network', `Request failed: ${(cause as Error)?.message}`, {
+        retryable: true,
+        cause,
+      });
+    }
+    if (!response.ok) throw await httpError(response);
+    try {
+      return await response.json();
+    } catch (cause) {
+      throw new JobClientError('parse', 'The answer is not JSON.', { cause });
+    }
+  };
+
+  const client: JobClient<TDef> = {
+    baseUrl,
+    start: (input, start) => call(start?.kind ? `/start/${id(start.kind)}` : '/start', input ?? {}),
+    cancel: async (jobId, reason) => (await call('/cancel', { jobId, reason })).job,
+    resume: (jobId) => call('/resume', { jobId }),
+    status: (jobId) => call(`/status/${id(jobId)}`),
+    subscribe: (jobId, subscribeOptions) =>
+      subscribeToJob(`${baseUrl}/stream/${id(jobId)}`, {
+        headers,
+        fetch: fetcher,
+        ...subscribeOptions,
+      }),
+    watch: (jobId) => watchJob(client, jobId),
+  };
+  return client;
+}

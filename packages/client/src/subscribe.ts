@@ -1,0 +1,246 @@
+import { isJobEventEnvelope, isTerminalEventType, type JobEvent } from '@jobstream/core/lite';
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { backoffDelay, type RetryOptions, retryAfterMs } from './backoff.js';
+import { httpError, JobClientError } from './errors.js';
+
+/**
+ * `idle`: not started; `connecting`: the first connection; `open`: receiving;
+ * `reconnecting`: waiting for or opening a later connection; `closed`: for good.
+ */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Headers, or a function (may be async) called before every connection. */
+export type HeadersOption = HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
+
+export interface SubscribeOptions<TEvent extends JobEvent<any, any, any> = JobEvent> {
+  /** Resume after this event id (sent as `Last-Event-ID`). @default 0 */
+  lastEventId?: number;
+  /** Each event, in id order, each id at most once across any number of reconnects. */
+  onEvent?: (event: TEvent) => void;
+  onStateChange?: (state: ConnectionState) => void;
+  /**
+   * Every problem, typed. `retryable: true` ones are followed by a reconnection; the
+   * others (a 4xx other than 408/429, a non-SSE answer) close the subscription.
+   * A bad event (`parse`, `validation`) is skipped and the stream goes on.
+   */
+  onError?: (error: JobClientError) => void;
+  /**
+   * Sent with every connection. A function is called before each one, so a short-lived
+   * token is fresh on every reconnect.
+   * @example headers: async () => ({ authorization: `Bearer ${await getToken()}` })
+   */
+  headers?: HeadersOption;
+  /** A fetch to use instead of the global one. */
+  fetch?: typeof fetch;
+  /** Aborting it closes the subscription. */
+  signal?: AbortSignal;
+  /** Exponential backoff with full jitter; the server's `retry:` is the floor. */
+  retry?: RetryOptions;
+  /**
+   * No byte for this long (heartbeat comments count) means the connection is dead: it is
+   * aborted and a new one opened. Keep it above the server's heartbeat (15 s). 0 turns it off.
+   * @default 45000
+   */
+  heartbeatTimeoutMs?: number;
+  /**
+   * Full validation of each event, opt-in (the default is a cheap envelope check, so no
+   * schema library reaches the browser). Throw to reject an event.
+   * @example import { parseJobEvent } from '@jobstream/core'; subscribeToJob(url, { validate: parseJobEvent })
+   */
+  validate?: (value: unknown) => TEvent;
+}
+
+export interface Subscription {
+  /** Stops for good: aborts the connection and any pending reconnection. */
+  close(): void;
+  readonly state: ConnectionState;
+  /** Id of the last event delivered (what a reconnection resumes after). */
+  readonly lastEventId: number;
+}
+
+const STALL = new Error('stalled');
+
+/**
+ * Follows a job's SSE stream over `fetch`: reconnects by itself with `Last-Event-ID`,
+ * delivers each event id once and in order, and stops after a terminal event, a 204 or
+ * a 4xx. Works in browsers, web workers and Node 20.
+ *
+ * @example
+ * const sub = subscribeToJob('/api/generation/stream/123', {
+ *   onEvent: (event) => console.log(event.type, event.data),
+ *   onStateChange: (state) => console.log(state),
+ * });
+ * sub.close();
+ */
+export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent>(
+  url: string | URL,
+  options: SubscribeOptions<TEvent> = {},
+): Subscription {
+  const { onEvent, onStateChange, onError, headers, signal, validate } = options;
+  const heartbeatMs = options.heartbeatTimeoutMs ?? 45_000;
+  const fetcher = options.fetch ?? ((input, init) => fetch(input, init));
+  const events = globalThis as {
+    addEventListener?: (type: string, listener: () => void) => void;
+    removeEventListener?: (type: string, listener: () => void) => void;
+  };
+  let lastEventId = options.lastEventId ?? 0;
+  let state: ConnectionState = 'idle';
+  let closed = false;
+  let controller: AbortController | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  /** Ends the current backoff wait early (`online`, `close`). */
+  let wake: (() => void) | undefined;
+
+  const setState = (next: ConnectionState) => {
+    if (state !== next) {
+      state = next;
+      onStateChange?.(next);
+    }
+  };
+  const online = () => wake?.();
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(timer);
+    controller?.abort();
+    wake?.();
+    events.removeEventListener?.('online', online);
+    signal?.removeEventListener('abort', close);
+    setState('closed');
+  };
+
+  const deliver = ({ data }: EventSourceMessage) => {
+    if (closed) return;
+    let event: TEvent;
+    try {
+      event = JSON.parse(data);
+    } catch (cause) {
+      onError?.(new JobClientError('parse', 'An event is not JSON.', { cause }));
+      return;
+    }
+    try {
+      if (validate) event = validate(event);
+      else if (!isJobEventEnvelope(event)) throw 0;
+    } catch (cause) {
+      onError?.(new JobClientError('validation', 'An event is not a job event.', { cause }));
+      return;
+    }
+    if (event.id <= lastEventId) return;
+    lastEventId = event.id;
+    try {
+      onEvent?.(event);
+    } catch (error) {
+      // The listener's bug must not end the stream; surface it where uncaught errors go.
+      setTimeout(() => {
+        throw error;
+      });
+    }
+    if (isTerminalEventType(event.type)) close();
+  };
+
+  const run = async () => {
+    let attempt = 0;
+    let floor = 0;
+    let reconnecting = false;
+    while (!closed) {
+      setState(reconnecting ? 'reconnecting' : 'connecting');
+      reconnecting = true;
+      const current = new AbortController();
+      controller = current;
+      const beat = () => {
+        clearTimeout(timer);
+        if (heartbeatMs > 0 && heartbeatMs < 2e9) {
+          timer = setTimeout(() => current.abort(STALL), heartbeatMs);
+        }
+      };
+      let error: JobClientError | undefined;
+      let wait = 0;
+      try {
+        const init = new Headers(typeof headers === 'function' ? await headers() : headers);
+        init.set('accept', 'text/event-stream');
+        if (lastEventId) init.set('last-event-id', String(lastEventId));
+        beat();
+        const response = await fetcher(url, { headers: init, signal: current.signal });
+        if (response.status === 204) return close();
+        if (!response.ok) {
+          error = await httpError(response);
+          if (!error.retryable) {
+            onError?.(error);
+            return close();
+          }
+          wait = retryAfterMs(response.headers.get('retry-after'));
+        } else if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
+          onError?.(new JobClientError('parse', 'The answer is not an event stream.'));
+          return close();
+        } else {
+          setState('open');
+          attempt = 0;
+          const parser = createParser({
+            onEvent: deliver,
+            onRetry: (ms) => {
+              floor = ms;
+            },
+          });
+          const reader = response.body?.getReader();
+          // A fresh decoder per connection: it drops a leading BOM and joins split characters.
+          const decoder = new TextDecoder();
+          let skipLF = false;
+          while (reader && !closed) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            beat();
+            let text = decoder.decode(value, { stream: true });
+            if (text) {
+              // Line ends become LF here, so a CR at a chunk's end dispatches at once
+              // instead of waiting to see whether an LF follows.
+              if (skipLF && text[0] === '\n') text = text.slice(1);
+              skipLF = text.endsWith('\r');
+              parser.feed(text.replace(/\r\n?/g, '\n'));
+            }
+          }
+        }
+      } catch (cause) {
+        if (closed) return;
+        error = new JobClientError(
+          'network',
+          current.signal.reason === STALL
+            ? `No data for ${heartbeatMs} ms.`
+            : `Connection failed: ${(cause as Error)?.message ?? cause}`,
+          { retryable: true, cause },
+        );
+      }
+      clearTimeout(timer);
+      if (closed) return;
+      current.abort();
+      if (error) onError?.(error);
+      setState('reconnecting');
+      const delay = Math.max(wait, backoffDelay(attempt++, options.retry, floor));
+      await new Promise<void>((resolve) => {
+        const pause = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(pause);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  };
+
+  if (signal?.aborted) close();
+  else {
+    signal?.addEventListener('abort', close);
+    events.addEventListener?.('online', online);
+    // Started on a microtask, so no callback runs before the caller holds the subscription.
+    Promise.resolve().then(run);
+  }
+
+  return {
+    close,
+    get state() {
+      return state;
+    },
+    get lastEventId() {
+      return lastEventId;
+    },
+  };
+}

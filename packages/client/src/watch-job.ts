@@ -1,0 +1,208 @@
+import { type Job, reduce } from '@jobstream/core/lite';
+import { JobClientError } from './errors.js';
+import type { JobClient } from './job-client.js';
+import type { ConnectionState, Subscription } from './subscribe.js';
+
+export interface JobWatchSnapshot<TJob extends Job<any, any, any> = Job> {
+  /** The fold (core's `reduce`) of every event received; null until the first one. */
+  job: TJob | null;
+  connection: ConnectionState;
+  /** The last connection or HTTP error; null again once reconnected. */
+  error: JobClientError | null;
+  lastEventId: number;
+}
+
+export interface JobWatcher<TJob extends Job<any, any, any> = Job> {
+  /** The same object until something changes (what `useSyncExternalStore` needs). */
+  getSnapshot(): JobWatchSnapshot<TJob>;
+  /** Called after every change; returns the unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+  /** `POST /cancel`; the snapshot shows the cancelled job at once. */
+  cancel(reason?: string): Promise<void>;
+  /** `POST /resume` of a failed job, then keeps following it. */
+  resume(): Promise<void>;
+  /** Releases this handle; the connection closes when the last handle is released. */
+  close(): void;
+}
+
+interface Shared {
+  refs: number;
+  watcher: Omit<JobWatcher, 'close'> & { release(): void };
+}
+
+const registry = new WeakMap<object, Map<string, Shared>>();
+
+/** Seed-compatibility columns the server adds to job records; a fold would leave them stale. */
+const SEED_COLUMNS = [
+  'current_step',
+  'current_step_index',
+  'total_steps',
+  'created_at',
+  'started_at',
+  'completed_at',
+];
+
+function jobRecord(job: Job): Job {
+  const copy: Record<string, unknown> = { ...job };
+  for (const column of SEED_COLUMNS) delete copy[column];
+  return copy as unknown as Job;
+}
+
+function share(client: JobClient<any>, jobId: string, forget: () => void): Shared {
+  let snapshot: JobWatchSnapshot = { job: null, connection: 'idle', error: null, lastEventId: 0 };
+  const listeners = new Set<() => void>();
+  let subscription: Subscription | undefined;
+  /** Bumped by every resync and by the teardown, so a late status answer is dropped. */
+  let generation = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** True from a status seed until an event folds onto it. */
+  let justSeeded = false;
+
+  const update = (patch: Partial<JobWatchSnapshot>) => {
+    const next = { ...snapshot, ...patch };
+    if ((Object.keys(patch) as (keyof JobWatchSnapshot)[]).some((k) => next[k] !== snapshot[k])) {
+      snapshot = next;
+      for (const listener of [...listeners]) listener();
+    }
+  };
+  const stop = () => {
+    const current = subscription;
+    subscription = undefined;
+    current?.close();
+  };
+  const adopt = (job: Job) => {
+    if (!snapshot.job || job.version > snapshot.job.version) {
+      update({ job: jobRecord(job), lastEventId: job.version });
+    }
+  };
+
+  const follow = () => {
+    stop();
+    const mine = client.subscribe(jobId, {
+      lastEventId: snapshot.lastEventId,
+      onEvent: (event) => {
+        const { job } = snapshot;
+        if (job && event.id <= job.version) return;
+        try {
+          update({ job: reduce(job, event), lastEventId: event.id });
+          justSeeded = false;
+          return;
+        } catch {
+          // Not a continuation of what we hold (a stream resumed without job_created, an
+          // event the fold rejects): the server's record is the truth, start from it.
+        }
+        if (justSeeded) {
+          stop();
+          update({
+            connection: 'closed',
+            error: new JobClientError(
+              'validation',
+              `Event ${event.id} does not fold onto job ${jobId}.`,
+            ),
+          });
+        } else resync();
+      },
+      onStateChange: (connection) => {
+        if (subscription === mine)
+          update(connection === 'open' ? { connection, error: null } : { connection });
+      },
+      onError: (error) => {
+        if (subscription === mine) update({ error });
+      },
+    });
+    subscription = mine;
+  };
+
+  const resync = async () => {
+    stop();
+    clearTimeout(retryTimer);
+    const mine = ++generation;
+    update({ connection: 'reconnecting' });
+    try {
+      const { job } = await client.status(jobId);
+      if (mine !== generation) return;
+      update({ job: jobRecord(job), lastEventId: job.version, error: null });
+      justSeeded = true;
+      follow();
+    } catch (error) {
+      if (mine !== generation) return;
+      const retryable = (error as JobClientError).retryable;
+      update({ error: error as JobClientError, connection: retryable ? 'reconnecting' : 'closed' });
+      if (retryable) retryTimer = setTimeout(resync, 2000);
+    }
+  };
+
+  const shared: Shared = {
+    refs: 0,
+    watcher: {
+      getSnapshot: () => snapshot,
+      subscribe: (listener) => {
+        listeners.add(listener);
+        return () => {
+          listeners.delete(listener);
+        };
+      },
+      cancel: async (reason) => adopt(await client.cancel(jobId, reason)),
+      resume: async () => {
+        await client.resume(jobId);
+        follow();
+      },
+      release: () => {
+        if (--shared.refs) return;
+        // On a microtask: a handle released and taken again in one tick (React
+        // StrictMode's effect replay) keeps the connection.
+        queueMicrotask(() => {
+          if (shared.refs) return;
+          generation++;
+          clearTimeout(retryTimer);
+          stop();
+          forget();
+        });
+      },
+    },
+  };
+  follow();
+  return shared;
+}
+
+/**
+ * Follows a job for a UI: a snapshot folded from its events with core's `reduce`, the
+ * connection state beside it, and a listener API for `useSyncExternalStore`. Watchers
+ * of the same job on the same client share one connection.
+ *
+ * @example
+ * const watcher = watchJob(client, jobId);
+ * const off = watcher.subscribe(() => render(watcher.getSnapshot()));
+ * // later: off(); watcher.close();
+ */
+export function watchJob<TJob extends Job<any, any, any> = Job>(
+  client: JobClient<any>,
+  jobId: string,
+): JobWatcher<TJob> {
+  let jobs = registry.get(client);
+  if (!jobs) {
+    jobs = new Map();
+    registry.set(client, jobs);
+  }
+  let shared = jobs.get(jobId);
+  if (!shared) {
+    const map = jobs;
+    const created = share(client, jobId, () => {
+      if (map.get(jobId) === created) map.delete(jobId);
+    });
+    map.set(jobId, created);
+    shared = created;
+  }
+  shared.refs++;
+  const { release, ...watcher } = shared.watcher;
+  let released = false;
+  return {
+    ...(watcher as unknown as Omit<JobWatcher<TJob>, 'close'>),
+    close: () => {
+      if (!released) {
+        released = true;
+        release();
+      }
+    },
+  };
+}
