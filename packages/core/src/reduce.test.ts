@@ -311,5 +311,5 @@ describe('the stored job is the fold of its events (generated sequences)', () =>
       expect(foldEvents(events), `seed ${seed}`).toEqual(await store.getJob(job.id));
       expect(job.version).toBe(events.length);
     }
-  });
+  }, 60_000);
 });
