@@ -5,7 +5,7 @@ import { elapsedMs, stepText, topicText } from './view-model.js';
 describe('formatDuration', () => {
   it('reads like a person would say it', () => {
     expect(formatDuration(0)).toBe('0s');
-    expect(formatDuration(840)).toBe('0.8s');
+    expect(formatDuration(840)).toBe('<1s');
     expect(formatDuration(12_400)).toBe('12s');
     expect(formatDuration(185_000)).toBe('3m 05s');
     expect(formatDuration(3_725_000)).toBe('1h 02m');

@@ -1,10 +1,10 @@
 /**
- * Durations as people read them in the modal: "0.8s", "12s", "3m 05s", "1h 02m".
+ * Durations as people read them in the modal: "<1s", "12s", "3m 05s", "1h 02m".
  * Negative or non-finite input reads as "0s".
  */
 export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) ms = 0;
-  if (ms < 1000) return ms === 0 ? '0s' : `${(ms / 1000).toFixed(1)}s`;
+  if (!Number.isFinite(ms) || ms <= 0) return '0s';
+  if (ms < 1000) return '<1s';
   const total = Math.round(ms / 1000);
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);

@@ -26,7 +26,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-dialog[data-status=completed] .jsp-bar>div{background:var(--jsp-success)}
 .jsp-dialog[data-status=failed] .jsp-bar>div,.jsp-dialog[data-status=cancelled] .jsp-bar>div{background:var(--jsp-muted)}
 .jsp-times{display:flex;justify-content:space-between;gap:12px;margin-top:6px;font-size:13px;color:var(--jsp-muted);font-variant-numeric:tabular-nums}
-.jsp-topic{margin:14px 0 0;font-weight:600}
+.jsp-topic{margin:14px 0 0;font-weight:600;color:var(--jsp-fg)}
 .jsp-msg{margin:4px 0 0;color:var(--jsp-muted);min-height:1.45em;overflow-wrap:anywhere}
 .jsp-steps{list-style:none;margin:16px 0 0;padding:12px 0 0;border-top:1px solid var(--jsp-border);display:grid;gap:8px}
 .jsp-step{display:flex;align-items:center;gap:10px;color:var(--jsp-muted)}
@@ -39,11 +39,11 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-step[data-status=completed] .jsp-mark{background:var(--jsp-success);border-color:var(--jsp-success)}
 .jsp-step[data-status=failed] .jsp-mark{background:var(--jsp-danger);border-color:var(--jsp-danger)}
 .jsp-step[data-status=cancelled] .jsp-mark{color:var(--jsp-muted)}
-.jsp-alert{margin:16px 0 0;padding:10px 12px;border-radius:8px;border-left:4px solid var(--jsp-danger);background:var(--jsp-track)}
+.jsp-alert{margin:16px 0 0;color:var(--jsp-fg);padding:10px 12px;border-radius:8px;border-left:4px solid var(--jsp-danger);background:var(--jsp-track)}
 .jsp-alert[data-kind=success]{border-color:var(--jsp-success)}
 .jsp-alert[data-kind=info]{border-color:var(--jsp-muted)}
 .jsp-actions{display:flex;flex-wrap:wrap;justify-content:flex-end;align-items:center;gap:8px;margin-top:20px}
-.jsp-actions p{flex:1 1 100%;margin:0;font-size:14px}
+.jsp-actions p{flex:1 1 100%;margin:0;font-size:14px;color:var(--jsp-fg)}
 .jsp-btn{font:inherit;font-size:14px;font-weight:600;padding:8px 14px;border-radius:8px;border:1px solid var(--jsp-border);background:var(--jsp-bg);color:var(--jsp-fg);cursor:pointer}
 .jsp-btn:hover{background:var(--jsp-track)}
 .jsp-btn[data-variant=primary]{background:var(--jsp-accent);border-color:var(--jsp-accent);color:#fff}
