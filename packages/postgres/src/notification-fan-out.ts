@@ -79,10 +79,17 @@ export class NotificationFanOut {
         pumping: false,
         baseline: Promise.resolve(),
       };
-      created.baseline = this.#options.currentVersion(jobId).then((version) => {
-        if (created.last < version) created.last = version;
-        if (created.target > created.last) void this.#pump(jobId, created);
-      });
+      created.baseline = this.#options.currentVersion(jobId).then(
+        (version) => {
+          if (created.last < version) created.last = version;
+          if (created.target > created.last) void this.#pump(jobId, created);
+        },
+        (error: unknown) => {
+          // Do not leave a broken feed behind for the next subscriber of this job.
+          if (this.#feeds.get(jobId) === created) this.#feeds.delete(jobId);
+          throw error;
+        },
+      );
       this.#feeds.set(jobId, created);
       feed = created;
     }
