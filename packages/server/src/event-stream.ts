@@ -1,33 +1,49 @@
-import { followJob, type JobStore, JobstreamError } from '@jobstream/core';
+import {
+  followJob,
+  isTerminalEventType,
+  type JobEvent,
+  type JobStore,
+  JobstreamError,
+} from '@jobstream/core';
+import { DIRECT_SINK, type DirectSink } from './direct-sink.js';
 import { encodeEvent, HEARTBEAT_FRAME, retryFrame } from './sse-encoder.js';
 
 export interface EventStreamSettings {
   heartbeatMs: number;
   retryMs: number;
   topLevelFields: boolean;
-  /** Bytes a connection may hold waiting for its client before the follower pauses. */
+  /** Bytes a connection may hold waiting for its client before it stops taking live events. */
   maxQueuedBytes: number;
   /** A connection whose queued bytes wait this long without a read is dropped. */
   stallTimeoutMs: number;
-  /** Live events `followJob` holds per connection before it falls back to re-reading. */
+  /** Live events a `followJob` holds before it falls back to re-reading the store. */
   maxBufferedEvents: number;
   onError: (error: unknown) => void;
 }
 
 /**
- * The open SSE connections of one server, and the one timer they share: each tick
- * sends heartbeats to idle connections and drops stalled ones. The timer exists only
- * while a connection is open, so a server with no viewers holds no timer at all.
+ * The open SSE connections of one server, the per-job shared followers, and the one
+ * timer they share: each tick sends heartbeats to idle connections and drops stalled
+ * ones. The timer exists only while a connection is open.
+ *
+ * Fan-out: all the viewers of a job that are caught up share ONE `followJob` (a
+ * `JobFan`), so a live event costs one store delivery and one encoding however many
+ * viewers there are, then a write per viewer. A viewer that is behind (replaying after
+ * its Last-Event-ID, or a slow client) reads through a `followJob` of its own and joins
+ * the fan once it has caught up; a viewer that falls behind leaves the fan again.
  */
 export class StreamRegistry {
   readonly #connections = new Set<EventConnection>();
-  readonly #settings: EventStreamSettings;
+  readonly #fans = new Map<string, JobFan>();
+  readonly settings: EventStreamSettings;
+  readonly store: JobStore;
   #timer: ReturnType<typeof setInterval> | null = null;
   /** Coarse clock in ticks, so pushing a frame never has to read the time. */
   ticks = 0;
 
-  constructor(settings: EventStreamSettings) {
-    this.#settings = settings;
+  constructor(store: JobStore, settings: EventStreamSettings) {
+    this.store = store;
+    this.settings = settings;
   }
 
   get size(): number {
@@ -36,21 +52,31 @@ export class StreamRegistry {
 
   /**
    * Opens a stream of the job's events after `after` (replay, then live, through
-   * `followJob`), ending after a terminal event.
+   * `followJob`), ending after a terminal event. `signal` (the request's) closes it.
    */
-  open(
-    store: JobStore,
-    jobId: string,
-    after: number,
-    signal?: AbortSignal,
-  ): ReadableStream<Uint8Array> {
-    const connection = new EventConnection(this, this.#settings, store, jobId, after, signal);
+  open(jobId: string, after: number, signal?: AbortSignal): ReadableStream<Uint8Array> {
+    const connection = new EventConnection(this, jobId, after, signal);
     this.#connections.add(connection);
     if (this.#timer === null) {
-      this.#timer = setInterval(() => this.#tick(), this.#settings.heartbeatMs);
+      this.#timer = setInterval(() => this.#tick(), this.settings.heartbeatMs);
       (this.#timer as { unref?: () => void }).unref?.();
     }
+    connection.begin();
     return connection.stream;
+  }
+
+  /** The live fan of a job, created (positioned at `after`) when there is none. */
+  fanFor(jobId: string, after: number): JobFan {
+    let fan = this.#fans.get(jobId);
+    if (!fan) {
+      fan = new JobFan(this, jobId, after);
+      this.#fans.set(jobId, fan);
+    }
+    return fan;
+  }
+
+  dropFan(fan: JobFan): void {
+    if (this.#fans.get(fan.jobId) === fan) this.#fans.delete(fan.jobId);
   }
 
   /** Closes every open stream (the server is shutting down). */
@@ -72,18 +98,84 @@ export class StreamRegistry {
   }
 }
 
+/** One `followJob` per job, shared by every caught-up viewer of that job. */
+class JobFan {
+  readonly jobId: string;
+  readonly members = new Set<EventConnection>();
+  /** Id of the last event this fan delivered (or its starting point). */
+  lastId: number;
+  readonly #registry: StreamRegistry;
+  readonly #abort = new AbortController();
+  #started = false;
+
+  constructor(registry: StreamRegistry, jobId: string, after: number) {
+    this.#registry = registry;
+    this.jobId = jobId;
+    this.lastId = after;
+  }
+
+  join(connection: EventConnection): void {
+    this.members.add(connection);
+    if (!this.#started) {
+      this.#started = true;
+      void this.#run();
+    }
+  }
+
+  leave(connection: EventConnection): void {
+    this.members.delete(connection);
+    if (this.members.size === 0) this.#stop();
+  }
+
+  #stop(): void {
+    this.#registry.dropFan(this);
+    this.#abort.abort();
+  }
+
+  async #run(): Promise<void> {
+    const { settings, store } = this.#registry;
+    try {
+      for await (const event of followJob(store, this.jobId, {
+        after: this.lastId,
+        signal: this.#abort.signal,
+        maxBuffered: settings.maxBufferedEvents,
+      })) {
+        this.lastId = event.id;
+        const bytes = encodeEvent(event, settings.topLevelFields);
+        const terminal = isTerminalEventType(event.type);
+        for (const member of this.members) member.fromFan(event, bytes, terminal);
+      }
+      // Ended without a terminal event reaching the members (the job was deleted, or it
+      // was already finished): each finishes on its own follower, which knows what to do.
+      for (const member of this.members) member.leaveFanAndCatchUp();
+    } catch (error) {
+      if (!this.#abort.signal.aborted) {
+        settings.onError(error);
+        for (const member of this.members) member.fail();
+      }
+    } finally {
+      this.#stop();
+    }
+  }
+}
+
 /**
  * One SSE connection. Frames wait in a bounded queue of our own (the body stream has
- * no buffer of its own: a frame moves only when the reader asks), so we always know
- * how much a client has not taken yet. Past `maxQueuedBytes` the follower pauses (and
- * `followJob` falls back to the store, keeping memory bounded); data left unread for
- * `stallTimeoutMs` drops the connection, and the client resumes with Last-Event-ID.
+ * no buffer of its own: a frame moves only when the reader asks, or straight into a
+ * Node socket through the direct sink), so we always know how much a client has not
+ * taken yet. Past `maxQueuedBytes` the connection stops taking live events and reads
+ * at its own pace through its own `followJob`; data left unread for `stallTimeoutMs`
+ * drops the connection, and the client resumes with Last-Event-ID.
  */
 class EventConnection {
   readonly stream: ReadableStream<Uint8Array>;
   readonly #registry: StreamRegistry;
   readonly #settings: EventStreamSettings;
-  readonly #follow = new AbortController();
+  readonly #jobId: string;
+  /** Id of the last event queued for this client. */
+  #lastId: number;
+  #fan: JobFan | null = null;
+  #follow: AbortController | null = null;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
@@ -91,26 +183,29 @@ class EventConnection {
   #waitingSince = -1;
   #pullWaiter: (() => void) | null = null;
   #drainWaiter: (() => void) | null = null;
+  /** Set when our own Node adapter takes frames directly (see direct-sink.ts). */
+  #sink: DirectSink | null = null;
+  #sinkReady = false;
   #wroteSinceTick = true;
   #closed = false;
   #detach: (() => void) | null = null;
 
   constructor(
     registry: StreamRegistry,
-    settings: EventStreamSettings,
-    store: JobStore,
     jobId: string,
     after: number,
     signal: AbortSignal | undefined,
   ) {
     this.#registry = registry;
+    this.#settings = registry.settings;
+    this.#jobId = jobId;
+    this.#lastId = after;
     if (signal) {
       // The request's signal aborts when the client goes away (adapters wire it).
       const onAbort = () => this.close();
       signal.addEventListener('abort', onAbort, { once: true });
       this.#detach = () => signal.removeEventListener('abort', onAbort);
     }
-    this.#settings = settings;
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -121,38 +216,106 @@ class EventConnection {
       },
       { highWaterMark: 0 },
     );
-    this.#push(retryFrame(settings.retryMs));
-    void this.#run(store, jobId, after);
+    Object.defineProperty(this.stream, DIRECT_SINK, {
+      value: (sink: DirectSink) => {
+        this.#sink = sink;
+        this.#resume();
+        return { resume: () => this.#resume(), cancel: () => this.close() };
+      },
+    });
   }
 
-  async #run(store: JobStore, jobId: string, after: number): Promise<void> {
+  begin(): void {
+    this.#push(retryFrame(this.#settings.retryMs));
+    if (!this.#tryJoin()) void this.#catchUp();
+  }
+
+  /** Joins the job's fan when it is not ahead of us (it then sends only ids after ours). */
+  #tryJoin(): boolean {
+    if (this.#closed || this.#queuedBytes >= this.#settings.maxQueuedBytes) return false;
+    const fan = this.#registry.fanFor(this.#jobId, this.#lastId);
+    if (fan.lastId > this.#lastId) return false;
+    this.#fan = fan;
+    fan.join(this);
+    return true;
+  }
+
+  /** An event from the fan: already-sent ids are skipped, so joining never duplicates. */
+  fromFan(event: JobEvent, bytes: Uint8Array, terminal: boolean): void {
+    if (this.#closed || event.id <= this.#lastId) return;
+    if (event.id !== this.#lastId + 1) {
+      // Cannot happen by construction; if it did, the store has the missing ids.
+      this.#leaveFan();
+      void this.#catchUp();
+      return;
+    }
+    this.#lastId = event.id;
+    this.#push(bytes);
+    if (terminal) this.#end();
+    else if (this.#queuedBytes >= this.#settings.maxQueuedBytes) {
+      // A slow client: stop taking live events, read at its own pace from the store.
+      this.#leaveFan();
+      void this.#catchUp();
+    }
+  }
+
+  leaveFanAndCatchUp(): void {
+    if (this.#closed) return;
+    this.#leaveFan();
+    void this.#catchUp();
+  }
+
+  #leaveFan(): void {
+    const fan = this.#fan;
+    this.#fan = null;
+    fan?.leave(this);
+  }
+
+  /** Reads through a `followJob` of its own until caught up with the fan, then joins it. */
+  async #catchUp(): Promise<void> {
     const { topLevelFields, maxQueuedBytes, maxBufferedEvents } = this.#settings;
+    const follow = new AbortController();
+    this.#follow = follow;
     try {
-      for await (const event of followJob(store, jobId, {
-        after,
-        signal: this.#follow.signal,
+      if (this.#queuedBytes >= maxQueuedBytes) await this.#drained();
+      if (this.#closed || this.#tryJoin()) return;
+      for await (const event of followJob(this.#registry.store, this.#jobId, {
+        after: this.#lastId,
+        signal: follow.signal,
         maxBuffered: maxBufferedEvents,
       })) {
-        if (this.#closed) break;
+        if (this.#closed) return;
+        this.#lastId = event.id;
         this.#push(encodeEvent(event, topLevelFields));
-        if (this.#queuedBytes >= maxQueuedBytes) {
-          await new Promise<void>((resolve) => {
-            this.#drainWaiter = resolve;
-          });
-        }
+        if (isTerminalEventType(event.type)) break;
+        if (this.#queuedBytes >= maxQueuedBytes) await this.#drained();
+        if (this.#tryJoin()) return;
       }
       this.#end();
     } catch (error) {
       if (!this.#closed) {
         this.#settings.onError(error);
-        this.#fail(new JobstreamError('store_unavailable', 'The event stream failed.'));
+        this.fail();
       }
+    } finally {
+      follow.abort();
+      if (this.#follow === follow) this.#follow = null;
     }
+  }
+
+  #drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.#drainWaiter = resolve;
+    });
   }
 
   #push(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#wroteSinceTick = true;
+    if (this.#sinkReady) {
+      this.#sinkReady = (this.#sink as DirectSink).write(bytes);
+      return;
+    }
     const waiter = this.#pullWaiter;
     if (waiter) {
       this.#pullWaiter = null;
@@ -163,6 +326,13 @@ class EventConnection {
     if (this.#queue.length === 0) this.#waitingSince = this.#registry.ticks;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.byteLength;
+  }
+
+  /** The direct sink has room again: hand it what queued up. */
+  #resume(): void {
+    if (this.#closed || !this.#sink) return;
+    this.#sinkReady = true;
+    if (this.#queue.length > 0) this.#sinkReady = this.#sink.write(this.#takeQueue());
   }
 
   #pull(): Promise<void> | undefined {
@@ -206,9 +376,7 @@ class EventConnection {
       this.#waitingSince !== -1 &&
       (this.#registry.ticks - this.#waitingSince) * heartbeatMs >= stallTimeoutMs
     ) {
-      this.#fail(
-        new JobstreamError('rate_limited', 'The client stopped reading; reconnect to resume.'),
-      );
+      this.fail();
       return;
     }
     if (!this.#wroteSinceTick) this.#push(HEARTBEAT_FRAME);
@@ -218,16 +386,30 @@ class EventConnection {
   /** The job reached a terminal event: hand over what is queued, then end the body. */
   #end(): void {
     if (this.#closed) return;
+    const sink = this.#sink;
+    if (sink) {
+      // The sink buffers past `false` (as a Node socket does), so the tail can go now.
+      if (this.#queue.length > 0) sink.write(this.#takeQueue());
+      this.#release();
+      sink.end();
+      return;
+    }
     if (this.#queue.length > 0) this.#controller.enqueue(this.#takeQueue());
     this.#controller.close();
     this.#release();
   }
 
-  /** Drops the connection: the client sees it cut, not ended, and reconnects. */
-  #fail(reason: JobstreamError): void {
+  /** Drops the connection (stalled client, store failure): the client sees it cut and reconnects. */
+  fail(): void {
     if (this.#closed) return;
-    this.#controller.error(reason);
+    const sink = this.#sink;
     this.#release();
+    if (sink) sink.destroy();
+    else {
+      this.#controller.error(
+        new JobstreamError('store_unavailable', 'The event stream was cut; reconnect to resume.'),
+      );
+    }
   }
 
   /** The reader went away (client disconnected or cancelled the body). */
@@ -245,7 +427,8 @@ class EventConnection {
     this.#closed = true;
     this.#queue = [];
     this.#queuedBytes = 0;
-    this.#follow.abort();
+    this.#leaveFan();
+    this.#follow?.abort();
     const pull = this.#pullWaiter;
     const drain = this.#drainWaiter;
     this.#pullWaiter = null;

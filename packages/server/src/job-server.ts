@@ -140,7 +140,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
   if (maxActive !== undefined && !(Number.isSafeInteger(maxActive) && maxActive > 0)) {
     throw new TypeError('maxActiveJobsPerOwner must be a positive integer.');
   }
-  const streams = new StreamRegistry({
+  const streams = new StreamRegistry(store, {
     heartbeatMs,
     retryMs: options.retryMs ?? 3_000,
     topLevelFields: options.topLevelFields ?? true,
@@ -312,7 +312,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       return new Response(null, { status: 204 });
     }
     if (request.signal.aborted) return new Response(null, { status: 204 });
-    const body = streams.open(store, job.id, after, request.signal);
+    const body = streams.open(job.id, after, request.signal);
     return new Response(body, { status: 200, headers: SSE_HEADERS });
   }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { type AttachDirectSink, DIRECT_SINK } from './direct-sink.js';
 
 /**
  * Node `http` binding: converts `IncomingMessage` into a `Request`, calls the Web
@@ -103,6 +104,8 @@ export async function writeResponse(
   }
   // Headers go out now: an SSE client should see the stream open before the first event.
   res.flushHeaders();
+  const attach = (response.body as { [DIRECT_SINK]?: AttachDirectSink })[DIRECT_SINK];
+  if (typeof attach === 'function') return pipeDirect(attach, res, signal);
   const reader = response.body.getReader();
   const onAbort = () => void reader.cancel().catch(() => {});
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -144,5 +147,37 @@ function drained(res: ServerResponse): Promise<boolean> {
     const onClose = () => done(false);
     res.on('drain', onDrain);
     res.on('close', onClose);
+  });
+}
+
+/** Our own SSE streams: frames go straight to the socket (see direct-sink.ts). */
+function pipeDirect(attach: AttachDirectSink, res: ServerResponse, signal?: AbortSignal) {
+  return new Promise<void>((resolve) => {
+    let controls: { resume(): void; cancel(): void } | null = null;
+    const finish = () => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      signal?.removeEventListener('abort', onClose);
+      resolve();
+    };
+    const onDrain = () => controls?.resume();
+    const onClose = () => {
+      controls?.cancel();
+      finish();
+    };
+    res.on('drain', onDrain);
+    res.once('close', onClose);
+    signal?.addEventListener('abort', onClose, { once: true });
+    controls = attach({
+      write: (chunk) => !res.destroyed && res.write(chunk),
+      end: () => {
+        res.end();
+        finish();
+      },
+      destroy: () => {
+        res.destroy();
+        finish();
+      },
+    });
   });
 }
