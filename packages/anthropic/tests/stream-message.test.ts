@@ -14,10 +14,13 @@ import {
   blockStop,
   errorEvent,
   errorResponse,
+  frame,
   MESSAGES_URL,
   MODEL,
+  messageDelta,
   messageFrames,
   messageStart,
+  messageStop,
   sseResponse,
   textBlockStart,
   textDelta,
@@ -192,6 +195,59 @@ describe('streamMessage: progress and usage', () => {
     const list = await events(tracker.jobId);
     const completedAt = list.findIndex((e) => e.type === 'step_completed');
     expect(stepProgressOf(list.slice(0, completedAt)).at(-1)).toBe(100);
+  });
+
+  it('counts tool input as output, hands text to onText as it arrives, and returns the parsed message', async () => {
+    const tracker = await runningJob();
+    const json = JSON.stringify({ topics: ['Cardiology', 'Neurology', 'Nephrology', 'Oncology'] });
+    server.use(
+      http.post(MESSAGES_URL, () =>
+        sseResponse(
+          [
+            messageStart(),
+            textBlockStart(0),
+            textDelta('Here is the outline. ', 0),
+            blockStop(0),
+            frame('content_block_start', {
+              type: 'content_block_start',
+              index: 1,
+              content_block: { type: 'tool_use', id: 'toolu_1', name: 'save_outline', input: {} },
+            }),
+            ...[json.slice(0, 30), json.slice(30)].map((part) =>
+              frame('content_block_delta', {
+                type: 'content_block_delta',
+                index: 1,
+                delta: { type: 'input_json_delta', partial_json: part },
+              }),
+            ),
+            blockStop(1),
+            messageDelta(40, 'tool_use'),
+            messageStop(),
+          ],
+          { delayMs: 60 },
+        ),
+      ),
+    );
+    const seen: string[] = [];
+
+    const result = await streamMessage(tracker, {
+      client,
+      params: params(),
+      expectedOutputTokens: 40,
+      onText: (_delta, text) => seen.push(text),
+    });
+
+    expect(seen).toEqual(['Here is the outline. ']);
+    expect(result.usage.stopReason).toBe('tool_use');
+    expect(result.message.content[1]).toMatchObject({
+      type: 'tool_use',
+      input: { topics: ['Cardiology', 'Neurology', 'Nephrology', 'Oncology'] },
+    });
+    await tracker.flush();
+    const values = stepProgressOf(await events(tracker.jobId));
+    // The JSON (~19 estimated tokens of 40) moved the bar before the final count arrived.
+    expect(values.some((v) => v > 20 && v < 99)).toBe(true);
+    expect(values.at(-1)).toBe(100);
   });
 
   it('leaves the step running by default and returns the usage for the caller', async () => {
