@@ -6,7 +6,6 @@
 export const jobProgressCss = `
 .jsp-overlay{--jsp-bg:#fff;--jsp-fg:#18181b;--jsp-muted:#63636e;--jsp-border:#e4e4e7;--jsp-track:#ececf0;--jsp-accent:#4f46e5;--jsp-success:#15803d;--jsp-warn:#b45309;--jsp-danger:#b91c1c;--jsp-radius:14px;--jsp-backdrop:rgb(15 15 20/.55);--jsp-font:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
 position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px;background:var(--jsp-backdrop);font-family:var(--jsp-font);overflow-y:auto}
-@media (prefers-color-scheme:dark){.jsp-overlay{--jsp-bg:#1c1c21;--jsp-fg:#f4f4f5;--jsp-muted:#a1a1aa;--jsp-border:#33333b;--jsp-track:#2e2e35;--jsp-accent:#818cf8;--jsp-success:#4ade80;--jsp-warn:#fbbf24;--jsp-danger:#f87171}}
 .jsp-dialog{box-sizing:border-box;width:100%;max-width:480px;background:var(--jsp-bg);color:var(--jsp-fg);border-radius:var(--jsp-radius);box-shadow:0 20px 50px rgb(0 0 0/.3);padding:24px;font-size:15px;line-height:1.45}
 .jsp-dialog:focus{outline:none}
 .jsp-dialog :focus-visible{outline:2px solid var(--jsp-accent);outline-offset:2px}
@@ -17,7 +16,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-conn{display:inline-flex;align-items:center;gap:6px;margin-top:4px;font-size:13px;color:var(--jsp-muted)}
 .jsp-conn::before{content:"";width:8px;height:8px;border-radius:50%;box-sizing:border-box;border:2px solid currentColor}
 .jsp-conn[data-state=open]::before{background:var(--jsp-success);border-color:var(--jsp-success)}
-.jsp-conn[data-state=connecting]::before,.jsp-conn[data-state=reconnecting]::before{border-color:var(--jsp-warn);border-right-color:transparent;animation:jsp-spin 1s linear infinite}
+.jsp-conn[data-state$=ing]::before{border-color:var(--jsp-warn);border-right-color:transparent;animation:jsp-spin 1s linear infinite}
 .jsp-conn[data-state=reconnecting]{color:var(--jsp-warn)}
 .jsp-status{margin:16px 0 6px;display:flex;justify-content:space-between;gap:12px;font-size:14px}
 .jsp-status b{font-variant-numeric:tabular-nums}

@@ -200,8 +200,8 @@ export function useJobProgress<TDef = AnyJobDefinition>(
     progress,
     connection: snapshot.connection,
     connectionError: snapshot.error,
-    cancelJob: (reason?: string) => watcherOf().cancel(reason),
-    resumeJob: () => watcherOf().resume(),
+    cancelJob: async (reason?: string) => watcherOf().cancel(reason),
+    resumeJob: async () => watcherOf().resume(),
   };
 }
 
