@@ -139,15 +139,18 @@ export async function streamMessage(
   for (; ; attempt++) {
     if (signal.aborted) throw cancelled();
     let failure: AnthropicJobError;
+    const state = { started: false };
     try {
-      message = await streamOnce(client, params, options, signal, progress, (value) => {
+      message = await streamOnce(client, params, options, signal, progress, state, (value) => {
         tracker.progress(value, wordProgress(options.message, progress, value, attempt));
       });
       break;
     } catch (error) {
       if (signal.aborted) throw cancelled();
+      // A throw from the caller's own callbacks (or the tracker) is theirs, not the API's.
+      if (error instanceof CallerError) throw error.cause;
       failure = toAnthropicJobError(error, {
-        streamStarted: (error as { [STREAM_STARTED]?: boolean })?.[STREAM_STARTED] === true,
+        streamStarted: state.started,
         attempts: attempt,
       });
     }
@@ -172,8 +175,22 @@ export async function streamMessage(
   return { message, text: textOf(message), usage };
 }
 
-/** Marks an error thrown after the response stream began, for the mapping. */
-const STREAM_STARTED = Symbol('jobstream.anthropic.streamStarted');
+/** Carries a throw from `onText`, `message` or `tracker.progress` past the API mapping. */
+class CallerError extends Error {
+  override readonly cause: unknown;
+  constructor(cause: unknown) {
+    super('caller error');
+    this.cause = cause;
+  }
+}
+
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (error) {
+    throw new CallerError(error);
+  }
+}
 
 async function streamOnce(
   client: AnthropicClientLike,
@@ -181,6 +198,8 @@ async function streamOnce(
   options: StreamMessageOptions,
   signal: AbortSignal,
   progress: TokenProgress,
+  /** `started` turns true with the first event: a later failure is a broken stream. */
+  state: { started: boolean },
   report: (stepProgress: number) => void,
 ): Promise<Anthropic.Message> {
   // Retries are ours: the SDK's would hide a 529 behind its own schedule and a 429
@@ -196,7 +215,6 @@ async function streamOnce(
   stream.on('error', (error) => {
     streamError ??= error;
   });
-  let started = false;
   let stopped = false;
   let text = '';
   // Wait on the next event or the abort, whichever comes first: a fetch whose body
@@ -213,7 +231,7 @@ async function streamOnce(
       const next = await Promise.race([iterator.next(), aborted]);
       if (next.done) break;
       const event = next.value;
-      started = true;
+      state.started = true;
       switch (event.type) {
         case 'message_start':
           progress.reportTokens(event.message.usage?.output_tokens ?? 0);
@@ -223,7 +241,7 @@ async function streamOnce(
           if (delta.type === 'text_delta') {
             progress.addText(delta.text);
             text += delta.text;
-            options.onText?.(delta.text, text);
+            if (options.onText) guard(() => options.onText?.(delta.text, text));
           } else if (delta.type === 'thinking_delta') {
             progress.addText(delta.thinking);
           } else if (delta.type === 'input_json_delta') {
@@ -240,14 +258,13 @@ async function streamOnce(
       }
       if (signal.aborted) break;
       const value = progress.next();
-      if (value !== null) report(value);
+      if (value !== null) guard(() => report(value));
     }
   } catch (error) {
-    if (signal.aborted) {
-      stream.abort();
-      throw signal.reason;
-    }
-    throw mark(error, started);
+    if (signal.aborted || error instanceof CallerError) stream.abort();
+    if (signal.aborted) throw signal.reason;
+    if (error instanceof CallerError) throw error;
+    throw error;
   } finally {
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
@@ -255,22 +272,12 @@ async function streamOnce(
     stream.abort();
     throw signal.reason;
   }
-  if (streamError !== null) throw mark(streamError, started);
+  if (streamError !== null) throw streamError;
   if (!stopped) {
-    throw mark(new Error('the response ended without message_stop'), true);
+    state.started = true;
+    throw new Error('the response ended without message_stop');
   }
   return stream.finalMessage();
-}
-
-function mark(error: unknown, started: boolean): unknown {
-  if (started && typeof error === 'object' && error !== null) {
-    try {
-      Object.defineProperty(error, STREAM_STARTED, { value: true });
-    } catch {
-      // A frozen error stays unmarked; it is then mapped as if the stream had not begun.
-    }
-  }
-  return error;
 }
 
 function runningStepProgress(tracker: StepTracker): number {

@@ -250,6 +250,31 @@ describe('streamMessage: progress and usage', () => {
     expect(values.at(-1)).toBe(100);
   });
 
+  it("passes a throw from the caller's onText through untouched and stops the request", async () => {
+    const tracker = await runningJob();
+    let requestAborted!: Promise<void>;
+    server.use(
+      http.post(MESSAGES_URL, ({ request }) => {
+        requestAborted = new Promise((resolve) => {
+          request.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        return sseResponse(messageFrames(chunks(100)), { delayMs: 5, signal: request.signal });
+      }),
+    );
+    const mine = new SyntaxError('outline is not JSON');
+
+    const error = await streamMessage(tracker, {
+      client,
+      params: params(),
+      onText: () => {
+        throw mine;
+      },
+    }).catch((e) => e);
+
+    expect(error).toBe(mine);
+    await requestAborted;
+  });
+
   it('leaves the step running by default and returns the usage for the caller', async () => {
     const tracker = await runningJob();
     server.use(
