@@ -21,7 +21,8 @@ export class JobClientError extends Error {
   readonly retryable: boolean;
 
   constructor(kind: JobClientErrorKind, message: string, options: JobClientErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Error reads only `cause` from its options, and only when the key is there.
+    super(message, options);
     this.kind = kind;
     this.status = options.status;
     this.code = options.code;

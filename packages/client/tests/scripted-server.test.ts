@@ -237,7 +237,10 @@ describe('createJobClient errors', () => {
       if (req.url === '/api/status/missing')
         problem(res, 404, 'not_found', 'Job missing does not exist.');
       else if (req.url === '/api/cancel') problem(res, 409, 'job_finished', 'Job j1 is completed.');
-      else if (req.url === '/api/start') {
+      else if (req.url === '/api/start/course%2Fv2') {
+        res.writeHead(202, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ jobId: 'j9', streamUrl: '/api/stream/j9' }));
+      } else if (req.url === '/api/start') {
         res.writeHead(502, { 'content-type': 'text/html' });
         res.end('<h1>Bad gateway</h1>');
       } else {
@@ -266,6 +269,10 @@ describe('createJobClient errors', () => {
       message: 'HTTP 502',
     });
     await expect(client.resume('j1')).rejects.toMatchObject({ kind: 'parse' });
+    await expect(client.start({ examId: 'e2' }, { kind: 'course/v2' })).resolves.toEqual({
+      jobId: 'j9',
+      streamUrl: '/api/stream/j9',
+    });
     const closed = await scriptedServer([]);
     await closed.close();
     await expect(createJobClient({ baseUrl: closed.url }).status('j1')).rejects.toMatchObject({
@@ -277,6 +284,7 @@ describe('createJobClient errors', () => {
       ['POST', '/api/cancel', 'application/json'],
       ['POST', '/api/start', 'application/json'],
       ['POST', '/api/resume', 'application/json'],
+      ['POST', '/api/start/course%2Fv2', 'application/json'],
     ]);
   });
 });
