@@ -135,3 +135,13 @@ function Probe({ client }: { client: ReturnType<typeof fakeClient> }) {
   useJobProgress({ jobId: 'j', client });
   return null;
 }
+
+it('runs on the React version this suite was started for', async () => {
+  const expected = process.env.JOBSTREAM_EXPECT_REACT ?? '19';
+  const { createRequire } = await import('node:module');
+  // What @testing-library/react itself loads (it requires react-dom).
+  const rtl = createRequire(createRequire(import.meta.url).resolve('@testing-library/react'));
+  expect((await import('react')).version.split('.')[0]).toBe(expected);
+  expect(rtl('react-dom').version.split('.')[0]).toBe(expected);
+  expect(rtl('react').version.split('.')[0]).toBe(expected);
+});
