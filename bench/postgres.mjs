@@ -1,0 +1,222 @@
+// Postgres store: commits per second (one job; 100 jobs in parallel) against a bare INSERT
+// loop through pg on the same server (the ceiling), and event latency from a commit on one
+// store to its delivery on another store (its own pool and LISTEN connection), p50/p99.
+// Run: pnpm --filter @jobstream/core --filter @jobstream/postgres build &&
+//      node scripts/with-services.mjs node bench/postgres.mjs
+import { randomBytes } from 'node:crypto';
+import { PostgresJobStore } from '@jobstream/postgres';
+import pg from 'pg';
+import { machine, printTable } from './machine.mjs';
+
+const url = process.env.DATABASE_URL;
+if (!url) {
+  console.error('DATABASE_URL is not set: run through `node scripts/with-services.mjs`.');
+  process.exit(1);
+}
+const POOL = 10;
+const ONE_JOB = Number(process.env.BENCH_ONE_JOB ?? 5000);
+const JOBS = 100;
+const PER_JOB = Number(process.env.BENCH_PER_JOB ?? 30);
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY ?? 1000);
+const ROUNDS = 5;
+const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+const STEPS = [{ name: 'work' }];
+const progress = (i) => ({
+  type: 'step_progress',
+  data: { step: 'work', progress: i % 100, stepProgress: i % 100, message: `token ${i}` },
+});
+const fmt = (n) => Math.round(n).toLocaleString('en-US');
+const ms = (n) => n.toFixed(2);
+
+async function startedJob(store) {
+  const { job } = await store.createJob({
+    ownerId: 'bench',
+    kind: 'bench',
+    input: null,
+    steps: STEPS,
+  });
+  const { job: running } = await store.commit(job.id, {
+    expectedVersion: 1,
+    events: [
+      { type: 'job_started', data: {} },
+      { type: 'step_started', data: { step: 'work', stepIndex: 1 } },
+    ],
+  });
+  return running;
+}
+
+// The ceiling: one INSERT of an event-sized row per round trip, nothing else.
+async function bareInserts(pool, workers, perWorker) {
+  await pool.query(
+    'create table if not exists bench_insert (job_id text, seq int, type text, data jsonb, at timestamptz, primary key (job_id, seq))',
+  );
+  const t0 = performance.now();
+  const run = randomBytes(4).toString('hex');
+  await Promise.all(
+    Array.from({ length: workers }, async (_, w) => {
+      for (let i = 1; i <= perWorker; i++) {
+        await pool.query(
+          'insert into bench_insert (job_id, seq, type, data, at) values ($1, $2, $3, $4, now())',
+          [`${run}-${w}`, i, 'step_progress', JSON.stringify(progress(i).data)],
+        );
+      }
+    }),
+  );
+  return (workers * perWorker * 1000) / (performance.now() - t0);
+}
+
+async function commitsOneJob(store, n) {
+  let job = await startedJob(store);
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    ({ job } = await store.commit(job.id, { expectedVersion: job.version, events: [progress(i)] }));
+  }
+  return (n * 1000) / (performance.now() - t0);
+}
+
+async function commitsManyJobs(store, jobs, perJob) {
+  const started = await Promise.all(Array.from({ length: jobs }, () => startedJob(store)));
+  const t0 = performance.now();
+  await Promise.all(
+    started.map(async (job) => {
+      let current = job;
+      for (let i = 0; i < perJob; i++) {
+        ({ job: current } = await store.commit(current.id, {
+          expectedVersion: current.version,
+          events: [progress(i)],
+        }));
+      }
+    }),
+  );
+  return (jobs * perJob * 1000) / (performance.now() - t0);
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// A worker on store A commits at a steady pace (a coalesced tracker writes ~20/s per job;
+// here 100/s); a viewer on store B is subscribed. Latency = from calling commit on A to
+// the event reaching B's listener.
+async function latency(a, b, samples, load) {
+  let job = await startedJob(a);
+  const sentAt = new Map();
+  const got = [];
+  let resolveDone;
+  const done = new Promise((r) => {
+    resolveDone = r;
+  });
+  const unsubscribe = await b.subscribe(job.id, (event) => {
+    const t = sentAt.get(event.id);
+    if (t !== undefined) got.push(performance.now() - t);
+    if (got.length === samples) resolveDone();
+  });
+  let stopLoad = false;
+  const loadRun = load
+    ? Promise.all(
+        Array.from({ length: load }, async () => {
+          let other = await startedJob(a);
+          while (!stopLoad) {
+            ({ job: other } = await a.commit(other.id, {
+              expectedVersion: other.version,
+              events: [progress(1)],
+            }));
+          }
+        }),
+      )
+    : Promise.resolve();
+  for (let i = 0; i < samples; i++) {
+    sentAt.set(job.version + 1, performance.now());
+    ({ job } = await a.commit(job.id, { expectedVersion: job.version, events: [progress(i)] }));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+  stopLoad = true;
+  await loadRun;
+  unsubscribe();
+  const sorted = got.sort((x, y) => x - y);
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length };
+}
+
+const name = `jobstream_bench_${randomBytes(4).toString('hex')}`;
+const root = new pg.Client({ connectionString: url });
+await root.connect();
+await root.query(`create database ${name}`);
+await root.end();
+const dbUrl = new URL(url);
+dbUrl.pathname = `/${name}`;
+
+const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: POOL });
+// DROP DATABASE ... WITH (FORCE) at the end ends idle connections; that is expected.
+pool.on('error', () => {});
+const a = new PostgresJobStore({ connectionString: dbUrl.toString(), poolConfig: { max: POOL } });
+const b = new PostgresJobStore({ connectionString: dbUrl.toString(), poolConfig: { max: POOL } });
+try {
+  await a.migrate();
+  await b.ready();
+  // Warm up connections and plans.
+  await bareInserts(pool, 10, 50);
+  await commitsOneJob(a, 200);
+
+  // The machine is shared and noisy: alternate short rounds of the ceiling and the store
+  // and compare medians, so both see the same conditions.
+  const rounds = { bareOne: [], oneJob: [], bareMany: [], manyJobs: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.bareOne.push(await bareInserts(pool, 1, Math.round(ONE_JOB / ROUNDS)));
+    rounds.oneJob.push(await commitsOneJob(a, Math.round(ONE_JOB / ROUNDS)));
+    rounds.bareMany.push(await bareInserts(pool, JOBS, PER_JOB));
+    rounds.manyJobs.push(await commitsManyJobs(a, JOBS, PER_JOB));
+  }
+  const bareOne = median(rounds.bareOne);
+  const oneJob = median(rounds.oneJob);
+  const bareMany = median(rounds.bareMany);
+  const manyJobs = median(rounds.manyJobs);
+  const quiet = await latency(a, b, LATENCY_SAMPLES, 0);
+  const loaded = await latency(a, b, Math.round(LATENCY_SAMPLES / 2), 20);
+
+  printTable(
+    `Postgres store (PostgreSQL ${(await pool.query('show server_version')).rows[0].server_version}, pool of ${POOL})`,
+    machine(),
+    [
+      [
+        'bare INSERT through pg, one connection in a loop (rows/s)',
+        fmt(bareOne),
+        '1.00x (ceiling)',
+      ],
+      [
+        'PostgresJobStore.commit, one job (commits/s)',
+        fmt(oneJob),
+        `${(oneJob / bareOne).toFixed(2)}x bare insert (median of ${ROUNDS} alternating rounds)`,
+      ],
+      [
+        `bare INSERT through pg, ${JOBS} loops in parallel (rows/s)`,
+        fmt(bareMany),
+        '1.00x (ceiling)',
+      ],
+      [
+        `PostgresJobStore.commit, ${JOBS} jobs in parallel x ${PER_JOB} (commits/s)`,
+        fmt(manyJobs),
+        `${(manyJobs / bareMany).toFixed(2)}x bare insert`,
+      ],
+      [
+        `commit on A → delivery on B, p50 / p99 (ms), ${quiet.n} events`,
+        `${ms(quiet.p50)} / ${ms(quiet.p99)}`,
+        'one job, 100 commits/s, other store',
+      ],
+      [
+        `same, while 20 other jobs commit flat out, p50 / p99 (ms), ${loaded.n} events`,
+        `${ms(loaded.p50)} / ${ms(loaded.p99)}`,
+        'delivery under write load',
+      ],
+    ],
+  );
+} finally {
+  await a.close();
+  await b.close();
+  await pool.end();
+  const cleanup = new pg.Client({ connectionString: url });
+  await cleanup.connect();
+  await cleanup.query(`drop database if exists ${name} with (force)`);
+  await cleanup.end();
+}
