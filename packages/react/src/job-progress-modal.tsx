@@ -101,10 +101,13 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
     return () => previous?.focus?.();
   }, []);
 
-  // The safe choice takes focus when the confirmation opens.
+  // The safe choice takes focus when the confirmation opens; when the focused button goes
+  // away (the confirmation closed, the job finished), focus stays in the dialog.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the status changes the buttons
   useEffect(() => {
     if (confirming) keepButton.current?.focus();
-  }, [confirming]);
+    else if (!dialog.current?.contains(document.activeElement)) dialog.current?.focus();
+  }, [confirming, p.status]);
 
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key === 'Escape') {

@@ -193,12 +193,46 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.getByRole('button', { name: 'Yes, cancel job' }).click();
     await page.getByText(/^Cancelled/).waitFor();
     expect((await server.store.getJob(jobId))!.status).toBe('cancelled');
+    // The buttons that had focus are gone; focus stayed in the dialog.
+    expect(await page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'))).toBe(
+      true,
+    );
     expect(await steps(page)).toEqual([
       'Reading your questions:cancelled',
       'Writing lessons:pending',
       'Saving the course:pending',
     ]);
     expect((await log(page)).completed).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a failure with its error, and resumes it', async () => {
+    const jobId = await server.start({ failOnce: TOPICS[1] });
+    const { page } = await openJob(jobId);
+    const gate = server.gate(jobId);
+    gate.release(); // fetch_questions
+    gate.release(); // topic 1, then topic 2 throws
+    await page.getByRole('alert').filter({ hasText: 'The model is overloaded' }).waitFor();
+    expect(await steps(page)).toEqual([
+      'Reading your questions:completed',
+      'Writing lessons:failed',
+      'Saving the course:pending',
+    ]);
+    expect((await log(page)).errors).toEqual([
+      `The model is overloaded (while writing ${TOPICS[1]}).`,
+    ]);
+
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    expect(await page.getByRole('alert').count()).toBe(0);
+    gate.release(GATES);
+    await page.getByText(/^Done in /).waitFor();
+    expect(await steps(page)).toEqual([
+      'Reading your questions:completed',
+      'Writing lessons:completed',
+      'Saving the course:completed',
+    ]);
+    expect((await log(page)).completed).toHaveLength(1);
     await page.close();
   });
 

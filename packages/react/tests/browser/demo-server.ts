@@ -32,13 +32,14 @@ export class Gate {
   }
 }
 
-const input: StandardSchemaV1<unknown, { examId: string }> = {
+type Input = { examId: string; failOnce?: string };
+const input: StandardSchemaV1<unknown, Input> = {
   '~standard': {
     version: 1,
     vendor: 'test',
     validate: (value) =>
       typeof (value as { examId?: unknown })?.examId === 'string'
-        ? { value: value as { examId: string } }
+        ? { value: value as Input }
         : { issues: [{ message: 'examId is required' }] },
   },
 };
@@ -60,6 +61,7 @@ export const GATES = TOPICS.length + 2;
 export async function startDemoServer(html: string, script: string) {
   const store = new MemoryJobStore();
   const gates = new Map<string, Gate>();
+  const failed = new Set<string>();
   const gate = (jobId: string) => {
     let g = gates.get(jobId);
     if (!g) {
@@ -77,16 +79,22 @@ export async function startDemoServer(html: string, script: string) {
       { name: 'save_course', label: 'Saving the course' },
     ],
     estimatedDuration: 150_000,
-    async run(_input, { tracker, signal, jobId }) {
+    async run(data, { tracker, signal, jobId, isStepCompleted }) {
       const g = gate(jobId);
-      await tracker.startStep('fetch_questions', 'Reading 412 questions');
-      await g.wait(signal);
-      await tracker.completeStep(`Found 412 questions in ${TOPICS.length} topics`);
+      if (!isStepCompleted('fetch_questions')) {
+        await tracker.startStep('fetch_questions', 'Reading 412 questions');
+        await g.wait(signal);
+        await tracker.completeStep(`Found 412 questions in ${TOPICS.length} topics`);
+      }
       await tracker.startStep('generate_lessons', 'Planning lessons');
       for (const [i, topic] of TOPICS.entries()) {
         await tracker.startTopic(topic, { index: i + 1, count: TOPICS.length });
         tracker.progress((100 * (i + 0.5)) / TOPICS.length, `Writing lessons on ${topic}`);
         await tracker.flush();
+        if (data.failOnce === topic && !failed.has(jobId)) {
+          failed.add(jobId);
+          throw new Error(`The model is overloaded (while writing ${topic}).`);
+        }
         await g.wait(signal);
         await tracker.completeTopic({ lessonsGenerated: 3 });
       }
@@ -133,11 +141,11 @@ export async function startDemoServer(html: string, script: string) {
     get activeStreams() {
       return jobServer.activeStreams;
     },
-    async start(): Promise<string> {
+    async start(extra: Partial<Input> = {}): Promise<string> {
       const res = await fetch(`${origin}/api/generation/start`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ examId: 'exam-1' }),
+        body: JSON.stringify({ examId: 'exam-1', ...extra }),
       });
       if (res.status !== 202) throw new Error(`start answered ${res.status}`);
       return ((await res.json()) as { jobId: string }).jobId;
