@@ -249,6 +249,13 @@ describe('subscribeToJob reconnection (fake timers)', () => {
     ]);
   });
 
+  it('ignores a retry: field that is not all digits', async () => {
+    script = [stream(`retry: 9e9\nretry: -1\nretry: 5000ms\n\n${frame(events[0] as JobEvent)}`)];
+    collect({ fetch: fetchMock, retry: { initialDelayMs: 1000 } });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(gaps()).toEqual([500]);
+  });
+
   it('honours Retry-After in seconds and as an HTTP date on 429 and 503', async () => {
     script = [
       status(429, { 'retry-after': '7' }),
