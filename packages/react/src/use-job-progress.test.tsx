@@ -129,6 +129,19 @@ describe('useJobProgress', () => {
     expect(html).toContain('Generating');
     expect(client.stats.watch).toBe(0);
   });
+
+  it('renders on the server from a baseUrl without fetching', () => {
+    const fetchSpy = vi.spyOn(globalThis, 'fetch');
+    try {
+      const html = renderToString(
+        <JobProgressModal jobId="ssr" baseUrl="/api/generation" onClose={() => {}} />,
+      );
+      expect(html).toContain('aria-modal="true"');
+      expect(fetchSpy).not.toHaveBeenCalled();
+    } finally {
+      fetchSpy.mockRestore();
+    }
+  });
 });
 
 function Probe({ client }: { client: ReturnType<typeof fakeClient> }) {

@@ -298,7 +298,14 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
       const { page } = await openJob(jobId, { width, height, at: Date.now() + 64_000 });
       await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor();
       await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+      const spin = () =>
+        page.$eval(
+          '.jsp-step[data-status=running] .jsp-mark',
+          (el) => getComputedStyle(el).animationName,
+        );
+      expect(await spin()).toBe('jsp-spin');
       await page.emulateMedia({ reducedMotion: 'reduce' });
+      expect(await spin()).toBe('none');
       const box = (await page.getByRole('dialog').boundingBox())!;
       expect(box.x).toBeGreaterThanOrEqual(0);
       expect(box.x + box.width).toBeLessThanOrEqual(width);
