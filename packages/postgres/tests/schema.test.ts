@@ -71,7 +71,7 @@ describe.skipIf(skipReason !== null)('schema on PostgreSQL', () => {
   });
 
   it("runs the seed's monitoring queries with only the table name changed", async () => {
-    const started = (await store.createJob(job('monitor-1'))).job;
+    const started = (await store.createJob(newJob('monitor-1'))).job;
     let v = started.version;
     const commit = async (id: string, events: never[]) => {
       const res = await store.commit(id, { expectedVersion: v, events });
@@ -83,7 +83,7 @@ describe.skipIf(skipReason !== null)('schema on PostgreSQL', () => {
       { type: 'step_started', data: { step: 'fetch_questions', stepIndex: 1 } },
       { type: 'job_completed', data: { result: { courseId: 'c1' }, totalDuration: 5 } },
     ] as never[]);
-    const failing = (await store.createJob(job('monitor-2'))).job;
+    const failing = (await store.createJob(newJob('monitor-2'))).job;
     v = failing.version;
     await commit(failing.id, [
       { type: 'job_started', data: {} },
@@ -124,6 +124,26 @@ LIMIT 20;`,
     expect(recent[1].completed_at.toISOString()).toBe(stored?.completedAt);
   });
 
+  it('{ pool }: the store uses your pool and leaves it open on close()', async () => {
+    const { default: pg } = await import('pg');
+    const pool = new pg.Pool({ connectionString: database.url, max: 2 });
+    const onPool = new PostgresJobStore({ pool });
+    const { job } = await onPool.createJob(newJob('pool-owner'));
+    const seen: number[] = [];
+    const off = await onPool.subscribe(job.id, (e) => seen.push(e.id));
+    await store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] });
+    for (let i = 0; i < 500 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    off();
+    await onPool.close();
+    expect(seen).toEqual([2]);
+    const { rows } = await pool.query(
+      'select count(*)::int as n from public.jobstream_jobs where id = $1',
+      [job.id],
+    );
+    expect(rows).toEqual([{ n: 1 }]);
+    await pool.end();
+  });
+
   it('a schema of another version rejects with schema_mismatch saying which', async () => {
     await database.admin.query(
       `create or replace function public.jobstream_schema_version() returns integer language sql immutable as $$ select ${SCHEMA_VERSION + 1} $$`,
@@ -143,7 +163,7 @@ LIMIT 20;`,
 });
 
 let counter = 0;
-function job(owner: string) {
+function newJob(owner: string) {
   counter += 1;
   return {
     ownerId: owner,
