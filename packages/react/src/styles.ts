@@ -29,7 +29,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-msg{margin:4px 0 0;color:var(--jsp-muted);min-height:1.45em;overflow-wrap:anywhere}
 .jsp-steps{list-style:none;margin:16px 0 0;padding:12px 0 0;border-top:1px solid var(--jsp-border);display:grid;gap:8px}
 .jsp-step{display:flex;align-items:center;gap:10px;color:var(--jsp-muted)}
-.jsp-step[data-status=running],.jsp-step[data-status=completed]{color:var(--jsp-fg)}
+.jsp-step[data-status=running],.jsp-step[data-status=completed],.jsp-step[data-status=failed]{color:var(--jsp-fg)}
 .jsp-step[data-status=running]{font-weight:600}
 .jsp-step span:nth-child(2){flex:1}
 .jsp-step time{font-size:13px;color:var(--jsp-muted);font-variant-numeric:tabular-nums}

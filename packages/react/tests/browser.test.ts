@@ -78,6 +78,9 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.goto(`${server.origin}/?job=${jobId}${opts.open === false ? '' : '&open'}`);
     return { page, errors };
   }
+  /** docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary directory. */
+  const screenshotPath = (name: string) =>
+    path.join(process.env.UPDATE_SCREENSHOTS ? screenshotsDir : userDir, name);
   const log = (page: Page) => page.evaluate(() => (window as any).__page as PageLog);
   const steps = (page: Page) =>
     page.$$eval('.jsp-step', (items) =>
@@ -221,6 +224,8 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     expect((await log(page)).errors).toEqual([
       `The model is overloaded (while writing ${TOPICS[1]}).`,
     ]);
+    await page.emulateMedia({ reducedMotion: 'reduce' }); // no bar mid-transition
+    await page.screenshot({ path: screenshotPath('modal-failed.png') });
 
     await page.getByRole('button', { name: 'Resume' }).click();
     await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
@@ -312,11 +317,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
       expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
         width,
       );
-      const out = process.env.UPDATE_SCREENSHOTS
-        ? path.join(screenshotsDir, name)
-        : path.join(userDir, name);
-      fs.mkdirSync(path.dirname(out), { recursive: true });
-      await page.screenshot({ path: out });
+      await page.screenshot({ path: screenshotPath(name) });
       await page.close();
     }
   });
