@@ -2,26 +2,8 @@
  * Every error jobstream throws on purpose. `code` is the contract: match on it,
  * not on the message (messages say what to fix and may improve over time).
  */
-export const ERROR_HTTP_STATUS = {
-  invalid_input: 400,
-  invalid_event: 400,
-  unknown_step: 400,
-  unauthorized: 401,
-  invalid_signature: 401,
-  forbidden: 403,
-  not_found: 404,
-  method_not_allowed: 405,
-  invalid_transition: 409,
-  conflict: 409,
-  job_finished: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  job_cancelled: 409,
-  schema_mismatch: 500,
-  store_unavailable: 503,
-  internal: 500,
-} as const;
+
+import type { ERROR_HTTP_STATUS } from './error-status.js';
 
 export type JobstreamErrorCode = keyof typeof ERROR_HTTP_STATUS;
 
@@ -40,11 +22,6 @@ export class JobstreamError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
-  }
-
-  /** The HTTP status this error answers with. */
-  get status(): number {
-    return ERROR_HTTP_STATUS[this.code] ?? 500;
   }
 }
 
@@ -69,7 +46,6 @@ export function isJobstreamError(
   const named =
     error instanceof JobstreamError ||
     ((candidate.name === 'JobstreamError' || candidate.name === 'ConflictError') &&
-      typeof candidate.code === 'string' &&
-      candidate.code in ERROR_HTTP_STATUS);
+      typeof candidate.code === 'string');
   return named && (code === undefined || candidate.code === code);
 }

@@ -44,6 +44,8 @@ export interface JobError {
   message: string;
   code?: string;
   step?: string;
+  /** Machine-readable facts for the UI, e.g. `{ retryAfterSeconds: 17 }` for a rate limit. */
+  details?: Record<string, unknown>;
 }
 
 export interface Job<TInput = unknown, TResult = unknown, TStep extends string = string> {

@@ -3,9 +3,9 @@
  * Browser code (the client, the React bindings) imports from here so zod stays out
  * of the bundle; `@jobstream/core` re-exports all of it.
  */
+export { ERROR_HTTP_STATUS, httpStatusOf } from './error-status.js';
 export {
   ConflictError,
-  ERROR_HTTP_STATUS,
   isJobstreamError,
   JobstreamError,
   type JobstreamErrorCode,

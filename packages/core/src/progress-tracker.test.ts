@@ -263,3 +263,22 @@ describe('ProgressTracker', () => {
     await rejectsWith(tracker.cancel(), 'invalid_transition');
   });
 });
+
+describe('ProgressTracker.fail', () => {
+  it('keeps an error’s machine-readable details for the UI', async () => {
+    const store = new MemoryJobStore();
+    const tracker = await ProgressTracker.create(store, newJob());
+    await tracker.startStep('fetch_questions');
+    const error = Object.assign(new Error('Rate limited: retry after 17 s'), {
+      code: 'anthropic_rate_limited',
+      details: { retryAfterSeconds: 17 },
+    });
+    const failed = await tracker.fail(error);
+    expect(failed.error).toEqual({
+      message: 'Rate limited: retry after 17 s',
+      code: 'anthropic_rate_limited',
+      step: 'fetch_questions',
+      details: { retryAfterSeconds: 17 },
+    });
+  });
+});

@@ -34,19 +34,25 @@ function checkPercent(value: number, what: string): number {
 
 function toJobError(error: unknown): JobError {
   if (typeof error === 'string') return { message: error };
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return { message: error.message || error.name, ...(typeof code === 'string' ? { code } : {}) };
-  }
-  if (
-    typeof error === 'object' &&
-    error !== null &&
-    typeof (error as JobError).message === 'string'
-  ) {
-    const { message, code } = error as JobError;
-    return { message, ...(typeof code === 'string' ? { code } : {}) };
-  }
-  return { message: 'The job failed.' };
+  if (typeof error !== 'object' || error === null) return { message: 'The job failed.' };
+  const { message, code, details } = error as {
+    message?: unknown;
+    code?: unknown;
+    details?: unknown;
+  };
+  const text =
+    typeof message === 'string' && message
+      ? message
+      : error instanceof Error
+        ? error.name
+        : 'The job failed.';
+  return {
+    message: text,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof details === 'object' && details !== null && !Array.isArray(details)
+      ? { details: JSON.parse(JSON.stringify(details)) as Record<string, unknown> }
+      : {}),
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// The namespace import lets bundlers drop zod's locales and JSON-schema code (~60 KB).
+import * as z from 'zod';
 import { JobstreamError } from './errors.js';
 import type { EventDraft, EventType, JobEvent } from './events.js';
 import type { Job, NewJob } from './job.js';
@@ -20,6 +21,7 @@ export const jobErrorSchema = z.object({
   message: z.string(),
   code: z.string().optional(),
   step: z.string().optional(),
+  details: z.record(z.string(), z.unknown()).optional(),
 });
 
 export const newJobSchema = z.object({
