@@ -30,6 +30,18 @@ export interface SseFrame {
 const LINE_BREAK = /[\r\n]/;
 const encoder = new TextEncoder();
 
+type BufferLike = { from(buffer: ArrayBufferLike, offset: number, length: number): Uint8Array };
+const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
+/**
+ * UTF-8 bytes of `text`. On Node they are wrapped (no copy) in a `Buffer` view, which a
+ * socket takes as is; a plain Uint8Array would be re-wrapped on every write to every viewer.
+ */
+function bytesOf(text: string): Uint8Array {
+  const bytes = encoder.encode(text);
+  return NodeBuffer ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+}
+
 function checkField(name: string, value: string): string {
   // A CR or LF here would end the field and let the value forge fields of its own.
   if (LINE_BREAK.test(value)) {
@@ -58,11 +70,11 @@ export function encodeFrame(frame: SseFrame): string {
 }
 
 /** The heartbeat comment, pre-encoded. */
-export const HEARTBEAT_FRAME: Uint8Array = encoder.encode(encodeFrame({ comment: 'ping' }));
+export const HEARTBEAT_FRAME: Uint8Array = bytesOf(encodeFrame({ comment: 'ping' }));
 
 /** The `retry:` frame every stream starts with. */
 export function retryFrame(retryMs: number): Uint8Array {
-  return encoder.encode(encodeFrame({ retry: retryMs }));
+  return bytesOf(encodeFrame({ retry: retryMs }));
 }
 
 /** Envelope keys the top-level copies must never overwrite. */
@@ -116,7 +128,7 @@ export function encodeEvent(event: JobEvent, topLevelFields = true): Uint8Array 
   const cache = topLevelFields ? framesWithCopies : framesPlain;
   let bytes = cache.get(event);
   if (bytes === undefined) {
-    bytes = encoder.encode(
+    bytes = bytesOf(
       encodeFrame({ id: event.id, event: event.type, data: eventJson(event, topLevelFields) }),
     );
     cache.set(event, bytes);
