@@ -171,7 +171,12 @@ export class LiveEvents {
   #onRow(jobId: string, feed: Feed, row: Record<string, unknown>): void {
     if (this.#feeds.get(jobId) !== feed) return;
     const event = this.#options.rowToEvent(jobId, row);
-    if (!event || event.id <= feed.last) return;
+    if (!event) {
+      // A row we cannot read as it came: the table has it.
+      void this.#pump(jobId, feed);
+      return;
+    }
+    if (event.id <= feed.last) return;
     if (event.id === feed.last + 1 && !feed.pumping) this.#deliver(feed, event);
     else void this.#pump(jobId, feed);
   }

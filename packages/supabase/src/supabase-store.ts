@@ -126,6 +126,8 @@ export class SupabaseJobStore implements JobStore {
     }
     const client = options.client;
     this.#client = client;
+    const instance = globalThis.crypto.randomUUID().slice(0, 8);
+    let channels = 0;
     this.#cacheSize = options.cacheSize ?? 1000;
     this.#now = options.now ?? (() => new Date());
     this.#live = new LiveEvents({
@@ -148,7 +150,11 @@ export class SupabaseJobStore implements JobStore {
       },
       openChannel:
         (options.live ?? 'realtime') === 'realtime'
-          ? (jobId) => client.channel(`jobstream:${jobId}`) as ChannelLike
+          ? (jobId) =>
+              // supabase-js hands back an existing channel with the same topic: a topic of
+              // our own per feed keeps stores that share a client (or a feed re-opened
+              // while the old one is still closing) from tearing down each other's channel.
+              client.channel(`jobstream:${jobId}:${instance}-${++channels}`) as ChannelLike
           : null,
       closeChannel: (channel) => {
         void client.removeChannel(channel).catch(() => {});

@@ -25,7 +25,7 @@ function harness() {
   const live = new LiveEvents({
     readEvents: async (_job, after, limit) => table.filter((e) => e.id > after).slice(0, limit),
     currentVersion: async () => table.length,
-    rowToEvent: (_job, row) => event(Number(row.seq)),
+    rowToEvent: (_job, row) => (row.malformed ? null : event(Number(row.seq))),
     openChannel: () => channel,
     closeChannel: () => {
       closed++;
@@ -38,7 +38,7 @@ function harness() {
     append(n: number) {
       for (let i = 0; i < n; i++) table.push(event(table.length + 1));
     },
-    row: (seq: number) => onRow?.({ new: { seq } }),
+    row: (seq: number, malformed = false) => onRow?.({ new: { seq, malformed } }),
     status: (s: string) => onStatus?.(s),
     closed: () => closed,
   };
@@ -66,6 +66,19 @@ describe('LiveEvents (Realtime with polling repair)', () => {
     off();
     expect(h.closed()).toBe(1);
     expect(h.live.listenerCount).toBe(0);
+  });
+
+  it('reads a row it cannot parse from the table instead of dropping it', async () => {
+    const h = harness();
+    const seen: number[] = [];
+    const off = await h.live.subscribe('j', (e) => seen.push(e.id));
+    h.status('SUBSCRIBED');
+    await tick();
+    h.append(1);
+    h.row(1, true);
+    await tick();
+    expect(seen).toEqual([1]);
+    off();
   });
 
   it('catches up when the channel (re)subscribes after an outage', async () => {
