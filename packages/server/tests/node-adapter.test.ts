@@ -1,0 +1,52 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryJobStore } from '@jobstream/core';
+import { afterEach, expect, it } from 'vitest';
+import { createJobServer } from '../src/index.js';
+import { toNodeHandler } from '../src/node.js';
+import { quickJob, readStream } from './helpers.js';
+
+let server: http.Server | null = null;
+afterEach(async () => {
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  server = null;
+});
+
+it('works mounted Express-style: mount path stripped from url, body already parsed', async () => {
+  const store = new MemoryJobStore();
+  const jobs = createJobServer({
+    store,
+    jobs: [quickJob],
+    authenticate: (request) => request.headers.get('x-user'),
+    basePath: '/api/generation',
+  });
+  const handler = toNodeHandler(jobs);
+  // What `app.use('/api/generation', express.json(), handler)` hands over.
+  server = http.createServer(async (req, res) => {
+    const mounted = req as typeof req & { originalUrl?: string; body?: unknown };
+    mounted.originalUrl = req.url;
+    mounted.url = (req.url ?? '').slice('/api/generation'.length) || '/';
+    if (req.method === 'POST') {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      mounted.body = JSON.parse(text);
+    }
+    await handler(req, res);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/generation`;
+  const started = await fetch(`${base}/start`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-user': 'alice' },
+    body: JSON.stringify({ examId: 'x' }),
+  });
+  expect(started.status).toBe(202);
+  expect(started.headers.get('location')).toMatch(/^\/api\/generation\/stream\//);
+  const { jobId } = (await started.json()) as { jobId: string };
+  const read = await readStream(base, jobId);
+  expect(read.events.at(-1)?.event).toBe('job_completed');
+  jobs.close();
+});
