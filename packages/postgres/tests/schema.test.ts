@@ -144,6 +144,17 @@ LIMIT 20;`,
     await pool.end();
   });
 
+  it('listJobs filters by kind', async () => {
+    const owner = `kind-owner-${Date.now()}`;
+    const a = (await store.createJob({ ...newJob(owner), kind: 'course' })).job;
+    await new Promise((r) => setTimeout(r, 3)); // distinct createdAt, so the order is known
+    const b = (await store.createJob({ ...newJob(owner), kind: 'quiz' })).job;
+    expect((await store.listJobs({ ownerId: owner, kind: 'quiz' })).jobs.map((j) => j.id)).toEqual([
+      b.id,
+    ]);
+    expect((await store.listJobs({ ownerId: owner })).jobs.map((j) => j.id)).toEqual([b.id, a.id]);
+  });
+
   it('a schema of another version rejects with schema_mismatch saying which', async () => {
     await database.admin.query(
       `create or replace function public.jobstream_schema_version() returns integer language sql immutable as $$ select ${SCHEMA_VERSION + 1} $$`,
