@@ -176,7 +176,19 @@ export function createJobServer(options: JobServerOptions): JobServer {
       },
     };
     if (options.dispatch) {
-      await options.dispatch({ jobId: job.id, kind: job.kind, ownerId: job.ownerId }, ctx);
+      try {
+        await options.dispatch({ jobId: job.id, kind: job.kind, ownerId: job.ownerId }, ctx);
+      } catch (error) {
+        // Nobody will run it: end the job rather than leave it pending forever.
+        report(error);
+        const tracker = new ProgressTracker(store, job.id, options.tracker);
+        await tracker.fail({ message: 'The job could not be dispatched.' }).catch(report);
+        tracker.close();
+        throw new JobstreamError(
+          'store_unavailable',
+          'The job could not be dispatched; try again.',
+        );
+      }
       return;
     }
     // After the answer is on its way: a macrotask runs once the handler has returned.

@@ -353,6 +353,20 @@ describe('POST /process', () => {
     expect(events.filter((e) => e.type === 'job_started')).toHaveLength(1);
   });
 
+  it('a dispatcher that throws fails the job instead of leaving it pending', async () => {
+    server = await startServer({
+      dispatch: () => {
+        throw new Error('queue down');
+      },
+    });
+    const response = await post(`${server.base}/start`, { examId: 'x' });
+    expect(await problemOf(response)).toMatchObject({ status: 503 });
+    const { jobs } = await server.store.listJobs({ ownerId: 'alice' });
+    expect(jobs.map((j) => [j.status, j.error?.message])).toEqual([
+      ['failed', 'The job could not be dispatched.'],
+    ]);
+  });
+
   it('answers 401 to everything when no secret is configured', async () => {
     server = await startServer();
     const response = await post(`${server.base}/process`, { jobId: 'x' });
