@@ -1,0 +1,75 @@
+// The page in a real Chromium: the browser's own EventSource against our SSE stream.
+import { once } from 'node:events';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { createApp } from '../src/app.js';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = fs.existsSync(executablePath);
+if (!haveChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
+  throw new Error(`Chromium not found at ${executablePath}`);
+}
+
+let app;
+let context;
+let base;
+beforeAll(async () => {
+  if (!haveChromium) return;
+  app = createApp({ stepMs: 20 });
+  app.server.listen(0, '127.0.0.1');
+  await once(app.server, 'listening');
+  base = `http://127.0.0.1:${app.server.address().port}`;
+  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {
+    executablePath,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 60_000);
+afterAll(async () => {
+  await context?.close();
+  app?.server.closeAllConnections();
+  if (app) await new Promise((resolve) => app.server.close(resolve));
+});
+
+test.skipIf(!haveChromium)(
+  'the page starts a job and shows it live to the end',
+  async () => {
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByText(/Topic \d of 5/).waitFor({ timeout: 30_000 });
+    await page.getByText(/Course course-exam-1-\w+ is ready\./).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#status').textContent()).toBe('Done');
+    expect(await page.locator('li.completed').count()).toBe(5);
+    expect(await page.locator('#bar').evaluate((bar) => bar.value)).toBe(100);
+    await page.close();
+  },
+  60_000,
+);
+
+test.skipIf(!haveChromium)(
+  'cancel from the page stops the job',
+  async () => {
+    const page = await context.newPage();
+    await page.goto(`${base}/`);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.getByText(/Topic \d of 5/).waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
+    const { jobs } = await app.store.listJobs({ status: 'cancelled' });
+    expect(jobs).toHaveLength(1);
+    await page.close();
+  },
+  60_000,
+);
