@@ -30,6 +30,11 @@ export interface JobStoreConformanceOptions<S extends JobStore = JobStore> {
   listenerCount?: (store: S) => number | Promise<number>;
   /** How long to wait for live events. @default 10_000 */
   timeoutMs?: number;
+  /**
+   * Time limit of each case. Generous by default: adapters talk to real servers, and CI
+   * runs every package's tests at once on small machines. @default 60_000
+   */
+  testTimeoutMs?: number;
 }
 
 const STEPS = [
@@ -112,7 +117,8 @@ export function runJobStoreConformance<S extends JobStore>(
   options: JobStoreConformanceOptions<S>,
 ): void {
   const timeoutMs = options.timeoutMs ?? 10_000;
-  describe(`JobStore conformance: ${options.name}`, () => {
+  const testTimeoutMs = options.testTimeoutMs ?? 60_000;
+  describe(`JobStore conformance: ${options.name}`, { timeout: testTimeoutMs }, () => {
     let store: S;
     let peer: JobStore | undefined;
 
