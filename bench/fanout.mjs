@@ -24,6 +24,7 @@ const IDLE_CONNECTIONS = quick ? 1000 : 5000;
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 const CONTENDERS = only ? only.split(',') : ['bare', 'better-sse', 'jobstream'];
 const memoryOnly = process.argv.includes('--memory-only');
+const fanoutOnly = process.argv.includes('--fanout-only');
 const serverScript = fileURLToPath(new URL('./fanout-server.mjs', import.meta.url));
 const agent = new http.Agent({ keepAlive: false, maxSockets: Number.POSITIVE_INFINITY });
 const nowMs = () => performance.timeOrigin + performance.now();
@@ -130,17 +131,14 @@ async function fanout(contender) {
   sink.n = 0;
   sink.latencies = new Float64Array(expected);
   const cpuBefore = await server.ask({ type: 'cpu' }, 'cpu');
-  const clientCpuBefore = process.cpuUsage();
   const started = nowMs();
   server.child.send({ type: 'burst', rounds: ROUNDS });
   const complete = await waitForCount(sink, expected, 120_000);
   const seconds = (sink.lastAt - started) / 1000;
   const cpuAfter = await server.ask({ type: 'cpu' }, 'cpu');
-  const clientCpu = process.cpuUsage(clientCpuBefore);
   // Server CPU per delivered event: the efficiency figure, whoever the bottleneck is.
   const serverMicrosPerEvent = (cpuAfter.micros - cpuBefore.micros) / expected;
-  const serverBusy = (cpuAfter.micros - cpuBefore.micros) / 1e6 / seconds;
-  const clientBusy = (clientCpu.user + clientCpu.system) / 1e6 / seconds;
+  if (process.env.FANOUT_DEBUG) console.error(contender, Math.round(expected / seconds), "server busy", ((cpuAfter.micros - cpuBefore.micros) / 1e6 / seconds).toFixed(2));
   const burstLatency = Array.from(sink.latencies.subarray(0, sink.n)).sort((a, b) => a - b);
 
   // Paced: a realistic load (every job at the tracker's cap), for delivery latency.
@@ -160,12 +158,9 @@ async function fanout(contender) {
   server.child.send({ type: 'exit' });
   return {
     contender,
-    delivered: sink.count === 0 ? expected : expected,
     complete,
     eventsPerSecond: expected / seconds,
     serverMicrosPerEvent,
-    serverBusy,
-    clientBusy,
     burstP50: percentile(burstLatency, 50),
     burstP99: percentile(burstLatency, 99),
     pacedDelivered: pacedEvents,
@@ -198,19 +193,38 @@ const cpu = os.cpus()[0]?.model ?? 'unknown';
 console.log(`fan-out: ${JOBS} jobs, ${SUBSCRIBERS} subscribers, ${ROUNDS} events per job (burst)`);
 console.log(`machine: ${os.cpus().length} cores, ${cpu}, Node ${process.version}\n`);
 
-const results = [];
-for (const contender of memoryOnly ? [] : CONTENDERS) {
-  results.push(await fanout(contender));
-  await new Promise((resolve) => setTimeout(resolve, 500));
+// The machine is shared (2 cores, other work running): each contender runs REPEATS
+// times, interleaved, and the best run of each is kept, so a busy moment does not
+// decide the comparison. Server CPU per delivery is reported too: it is what the
+// server spends, whatever else the machine is doing.
+const REPEATS = quick ? 1 : 3;
+const runs = new Map(CONTENDERS.map((c) => [c, []]));
+for (let repeat = 0; repeat < (memoryOnly ? 0 : REPEATS); repeat++) {
+  for (const contender of CONTENDERS) {
+    runs.get(contender).push(await fanout(contender));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
+const best = (contender) => {
+  const all = runs.get(contender);
+  const top = all.reduce((a, b) => (b.eventsPerSecond > a.eventsPerSecond ? b : a));
+  const cpu = all.map((r) => r.serverMicrosPerEvent).sort((a, b) => a - b);
+  return { ...top, minMicros: cpu[0] };
+};
+const results = memoryOnly ? [] : CONTENDERS.map(best);
 const bare = results.find((r) => r.contender === 'bare') ?? results[0];
-console.log(
-  '| server | events/s delivered (burst) | ratio to bare | server CPU µs per delivery | server / client CPU busy | burst p50 / p99 ms | paced p50 / p99 ms |',
-);
-console.log('|---|---|---|---|---|---|---|');
-for (const r of memoryOnly ? [] : results) {
+if (!memoryOnly) {
   console.log(
-    `| ${r.contender} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')}${r.complete ? '' : ' (INCOMPLETE)'} | ${(r.eventsPerSecond / bare.eventsPerSecond).toFixed(2)}x | ${r.serverMicrosPerEvent.toFixed(2)} | ${(r.serverBusy * 100).toFixed(0)}% / ${(r.clientBusy * 100).toFixed(0)}% | ${r.burstP50.toFixed(1)} / ${r.burstP99.toFixed(1)} | ${r.pacedP50.toFixed(2)} / ${r.pacedP99.toFixed(2)} |`,
+    `burst: best of ${REPEATS} interleaved runs (latency from that run); CPU: lowest server CPU per delivery over all runs`,
+  );
+  console.log(
+    '| server | events/s delivered | ratio to bare | server CPU µs per delivery | ratio to bare (CPU) | burst p50 / p99 ms | paced p50 / p99 ms |',
+  );
+  console.log('|---|---|---|---|---|---|---|');
+}
+for (const r of results) {
+  console.log(
+    `| ${r.contender} | ${Math.round(r.eventsPerSecond).toLocaleString('en-US')}${r.complete ? '' : ' (INCOMPLETE)'} | ${(r.eventsPerSecond / bare.eventsPerSecond).toFixed(2)}x | ${r.minMicros.toFixed(2)} | ${(bare.minMicros / r.minMicros).toFixed(2)}x | ${r.burstP50.toFixed(1)} / ${r.burstP99.toFixed(1)} | ${r.pacedP50.toFixed(2)} / ${r.pacedP99.toFixed(2)} |`,
   );
 }
 
@@ -219,7 +233,7 @@ console.log(
 );
 console.log('| server | RSS per connection | JS heap per connection |');
 console.log('|---|---|---|');
-for (const contender of CONTENDERS) {
+for (const contender of fanoutOnly ? [] : CONTENDERS) {
   const m = await idleMemory(contender);
   console.log(
     `| ${m.contender} | ${(m.rssPerConnection / 1024).toFixed(1)} KB | ${(m.heapPerConnection / 1024).toFixed(1)} KB |`,
