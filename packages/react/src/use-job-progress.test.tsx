@@ -92,6 +92,29 @@ describe('useJobProgress', () => {
     expect(second.mock.calls[0]?.[0]).toEqual({ courseId: 'c1' });
   });
 
+  it("reports a failed job once, printable the way the seed's alert prints it", () => {
+    const client = fakeClient();
+    const onError = vi.fn();
+    renderHook(() => useJobProgress({ jobId: 'f', client, onError }), { wrapper: StrictMode });
+    const ev = courseEvents('f');
+    const all = [
+      ev.created(),
+      ev.started(),
+      ev.stepStarted('fetch_questions', 1),
+      ev.failed('Invalid API key', 'fetch_questions'),
+    ];
+    act(() => client.job('f').push(...all));
+    act(() => client.job('f').push(...all));
+    expect(onError).toHaveBeenCalledTimes(1);
+    const error = onError.mock.calls[0]?.[0];
+    expect(error).toEqual({
+      message: 'Invalid API key',
+      code: 'model_error',
+      step: 'fetch_questions',
+    });
+    expect(`Generation failed: ${error}`).toBe('Generation failed: Invalid API key');
+  });
+
   it('reports a job that cannot be followed through onError', () => {
     const client = fakeClient();
     const onError = vi.fn();

@@ -186,7 +186,9 @@ export function useJobProgress<TDef = AnyJobDefinition>(
       );
     } else if (job?.status === 'failed' && job.error) {
       // Keyed by version: a resumed job that fails again is a new failure.
-      once(reported.current, `${job.id}:failed:${job.version}`, () => onError?.(job.error!, job));
+      once(reported.current, `${job.id}:failed:${job.version}`, () =>
+        onError?.(printable(job.error!), job),
+      );
     } else if (fatal && jobId) {
       once(reported.current, `${jobId}:client`, () => onError?.(fatal, null));
     }
@@ -213,4 +215,16 @@ function once(seen: Set<string>, key: string, fn: () => void) {
   if (seen.has(key)) return;
   seen.add(key);
   fn();
+}
+
+/**
+ * The job's error with a `toString()` of its message, so the seed's
+ * `alert(\`Generation failed: ${error}\`)` reads "Generation failed: Invalid API key"
+ * instead of "[object Object]". Fields and JSON form are unchanged.
+ */
+function printable(error: JobError): JobError {
+  return Object.defineProperty({ ...error }, 'toString', {
+    value: () => error.message,
+    enumerable: false,
+  });
 }
