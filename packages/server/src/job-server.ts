@@ -94,11 +94,14 @@ export interface JobServer {
   start: Handler;
   /** `POST /process`: runs a dispatched job, signed requests only. */
   process: Handler;
-  /** `GET /stream/:jobId`; the job id defaults to the URL's last path segment. */
-  stream: (request: Request, jobId?: string) => Promise<Response>;
+  /**
+   * `GET /stream/:jobId`; without a string `jobId` (a framework's context object is
+   * ignored) the job id is the URL's last path segment.
+   */
+  stream: (request: Request, jobId?: unknown) => Promise<Response>;
   cancel: Handler;
   resume: Handler;
-  status: (request: Request, jobId?: string) => Promise<Response>;
+  status: (request: Request, jobId?: unknown) => Promise<Response>;
   /** Open SSE connections. */
   readonly activeStreams: number;
   /** Ends every open SSE stream (for shutdown and tests). */
@@ -316,9 +319,12 @@ export function createJobServer(options: JobServerOptions): JobServer {
     return json({ jobId: job.id }, 202);
   }
 
-  async function streamJob(request: Request, jobIdArg?: string): Promise<Response> {
+  async function streamJob(request: Request, jobIdArg?: unknown): Promise<Response> {
     const ownerId = await owner(request);
-    const job = await ownedJob(jobIdArg ?? lastSegment(request), ownerId);
+    const job = await ownedJob(
+      typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request),
+      ownerId,
+    );
     const after = lastEventId(request);
     if (isTerminalStatus(job.status) && after >= job.version) {
       return new Response(null, { status: 204 });
@@ -386,9 +392,12 @@ export function createJobServer(options: JobServerOptions): JobServer {
     return json({ jobId: job.id, streamUrl: url }, 202, { location: url });
   }
 
-  async function statusOf(request: Request, jobIdArg?: string): Promise<Response> {
+  async function statusOf(request: Request, jobIdArg?: unknown): Promise<Response> {
     const ownerId = await owner(request);
-    const job = await ownedJob(jobIdArg ?? lastSegment(request), ownerId);
+    const job = await ownedJob(
+      typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request),
+      ownerId,
+    );
     return json({ job: withSeedAliases(job), canResume: job.status === 'failed' });
   }
 

@@ -50,3 +50,19 @@ it('works mounted Express-style: mount path stripped from url, body already pars
   expect(read.events.at(-1)?.event).toBe('job_completed');
   jobs.close();
 });
+
+it('single handlers ignore a framework context argument and read the id from the URL', async () => {
+  const store = new MemoryJobStore();
+  const jobs = createJobServer({ store, jobs: [quickJob], authenticate: () => 'alice' });
+  const { job } = await store.createJob({
+    ownerId: 'alice',
+    kind: 'course',
+    input: { examId: 'x' },
+    steps: [{ name: 'fetch_questions' }],
+  });
+  // What a Next.js route file would do: `export const GET = jobs.status`.
+  const context = { params: Promise.resolve({ jobId: job.id }) };
+  const response = await jobs.status(new Request(`http://x/api/status/${job.id}`), context);
+  expect(response.status).toBe(200);
+  expect(((await response.json()) as { job: { id: string } }).job.id).toBe(job.id);
+});

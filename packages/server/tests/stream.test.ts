@@ -214,18 +214,36 @@ describe('GET /stream', () => {
 
   it('1,000 connect/abort cycles leave no listener, no stream and no timer', async () => {
     const store = new MemoryJobStore();
-    // Count timers the server creates and does not clear, by wrapping the globals.
+    // Count timers the server (or core) creates and does not clear, by wrapping the
+    // globals; the test's own fetch client (undici keep-alive timers) is not counted.
     const live = new Set<unknown>();
+    const ours = () => /packages\/(server\/src|core\/)/.test(new Error().stack ?? '');
     const original = { setInterval, clearInterval, setTimeout, clearTimeout };
     globalThis.setInterval = ((fn: () => void, ms?: number) => {
       const handle = original.setInterval(fn, ms);
-      live.add(handle);
+      if (ours()) live.add(handle);
       return handle;
     }) as typeof setInterval;
     globalThis.clearInterval = ((handle: Parameters<typeof clearInterval>[0]) => {
       live.delete(handle);
       original.clearInterval(handle);
     }) as typeof clearInterval;
+    globalThis.setTimeout = ((
+      fn: (...args: unknown[]) => void,
+      ms?: number,
+      ...args: unknown[]
+    ) => {
+      const handle = original.setTimeout(() => {
+        live.delete(handle);
+        fn(...args);
+      }, ms);
+      if (ours()) live.add(handle);
+      return handle;
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((handle: Parameters<typeof clearTimeout>[0]) => {
+      live.delete(handle);
+      original.clearTimeout(handle);
+    }) as typeof clearTimeout;
     try {
       server = await startServer({ store, heartbeatMs: 50 });
       const { job } = await store.createJob({
