@@ -9,9 +9,11 @@ import { quickJob, readStream } from './helpers.js';
 
 let server: http.Server | null = null;
 afterEach(async () => {
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
+  const open = server;
   server = null;
+  if (!open) return;
+  open.closeAllConnections();
+  await new Promise((resolve) => open.close(resolve));
 });
 
 it('works mounted Express-style: mount path stripped from url, body already parsed', async () => {
