@@ -68,3 +68,39 @@ it('single handlers ignore a framework context argument and read the id from the
   expect(response.status).toBe(200);
   expect(((await response.json()) as { job: { id: string } }).job.id).toBe(job.id);
 });
+
+it('the Web ReadableStream path (Next.js, other runtimes) streams a job and releases on cancel', async () => {
+  const store = new MemoryJobStore();
+  const jobs = createJobServer({
+    store,
+    jobs: [quickJob],
+    authenticate: () => 'alice',
+    tracker: { coalesceMs: 0 },
+  });
+  const started = await jobs.handle(
+    new Request('http://x/start', { method: 'POST', body: JSON.stringify({ examId: 'x' }) }),
+  );
+  const { jobId } = (await started.json()) as { jobId: string };
+  const response = await jobs.handle(new Request(`http://x/stream/${jobId}`));
+  const text = await response.text(); // ends after the terminal event
+  const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  const total = (await store.getJob(jobId))?.version ?? 0;
+  expect(ids).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  expect(text).toMatch(/event: job_completed\n/);
+
+  // A viewer of a job that is still pending, cancelled by its reader.
+  const { job } = await store.createJob({
+    ownerId: 'alice',
+    kind: 'course',
+    input: { examId: 'y' },
+    steps: [{ name: 'fetch_questions' }],
+  });
+  const live = await jobs.handle(new Request(`http://x/stream/${job.id}`));
+  const reader = live.body?.getReader();
+  const first = await reader?.read();
+  expect(new TextDecoder().decode(first?.value)).toMatch(/^retry: 3000\n\n/);
+  await reader?.cancel();
+  expect(jobs.activeStreams).toBe(0);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  expect(store.listenerCount()).toBe(0);
+});
