@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { createApp } from '../src/app.js';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -61,13 +61,22 @@ test.skipIf(!haveChromium)(
 test.skipIf(!haveChromium)(
   'cancel from the page stops the job',
   async () => {
+    // A slow job, so the click always lands while it runs.
+    const slow = createApp({ stepMs: 1_000 });
+    slow.server.listen(0, '127.0.0.1');
+    await once(slow.server, 'listening');
+    onTestFinished(async () => {
+      slow.server.closeAllConnections();
+      await new Promise((resolve) => slow.server.close(resolve));
+    });
     const page = await context.newPage();
-    await page.goto(`${base}/`);
+    page.on('dialog', (dialog) => dialog.dismiss()); // an alert() would block the page
+    await page.goto(`http://127.0.0.1:${slow.server.address().port}/`);
     await page.getByRole('button', { name: 'Generate' }).click();
-    await page.getByText(/Topic \d of 5/).waitFor({ timeout: 30_000 });
+    await page.locator('li.running').waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('#status', { hasText: 'Cancelled' }).waitFor({ timeout: 30_000 });
-    const { jobs } = await app.store.listJobs({ status: 'cancelled' });
+    const { jobs } = await slow.store.listJobs({ status: 'cancelled' });
     expect(jobs).toHaveLength(1);
     await page.close();
   },
