@@ -125,11 +125,21 @@ describe('GET /stream', () => {
   });
 
   it('50 concurrent jobs, each viewer dropping mid-stream and resuming, get every event once', async () => {
+    // Each job waits until its viewer has read once, so that first read is always cut
+    // mid-job, however slowly a loaded machine runs the viewers.
+    const gates = Array.from({ length: 50 }, () => {
+      let resolve: () => void = () => {};
+      const promise = new Promise<void>((done) => {
+        resolve = done;
+      });
+      return { promise, resolve };
+    });
     const paced = defineJob({
       kind: 'paced',
       input: z.object({ n: z.number() }),
       steps: ['one', 'two'],
       async run({ n }, { tracker }) {
+        await gates[n]?.promise;
         for (const step of ['one', 'two'] as const) {
           await tracker.startStep(step);
           for (let p = 10; p <= 100; p += 10) {
@@ -153,9 +163,11 @@ describe('GET /stream', () => {
         // Drop after 1..5 events, differently per viewer, until the job ends.
         const read = await readStream(s.base, jobId, {
           lastEventId: last,
-          take: drops < 4 ? 1 + ((n + drops) % 5) : undefined,
+          // The first read takes one event (the job waits for it); then 1..5, per viewer.
+          take: drops === 0 ? 1 : drops < 4 ? 1 + ((n + drops) % 5) : undefined,
         });
         drops++;
+        gates[n]?.resolve();
         if (!read.ended) cuts++;
         if (read.status === 204) break;
         for (const event of read.events) ids.push(Number(event.id));
