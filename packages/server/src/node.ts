@@ -58,7 +58,7 @@ export function toNodeHandler(
 /** Builds a Web `Request` from a Node request; `signal` aborts when the client goes away. */
 export function toRequest(req: NodeRequest, signal?: AbortSignal): Request {
   const secure = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const host = req.headers.host ?? 'localhost';
+  const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? 'localhost';
   const url = new URL(req.originalUrl ?? req.url ?? '/', `${secure ? 'https' : 'http'}://${host}`);
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {

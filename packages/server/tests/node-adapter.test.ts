@@ -104,3 +104,52 @@ it('the Web ReadableStream path (Next.js, other runtimes) streams a job and rele
   await new Promise((resolve) => setTimeout(resolve, 10));
   expect(store.listenerCount()).toBe(0);
 });
+
+it('serves SSE over HTTP/2 too (node:http2 compatibility API)', async () => {
+  const http2 = await import('node:http2');
+  const store = new MemoryJobStore();
+  const jobs = createJobServer({
+    store,
+    jobs: [quickJob],
+    authenticate: () => 'alice',
+    tracker: { coalesceMs: 0 },
+  });
+  const h2 = http2.createServer(toNodeHandler(jobs) as never);
+  h2.listen(0, '127.0.0.1');
+  await once(h2, 'listening');
+  const session = http2.connect(`http://127.0.0.1:${(h2.address() as AddressInfo).port}`);
+  try {
+    const request = (path: string, method: string, body?: string) =>
+      new Promise<{ status: number; text: string; headers: Record<string, unknown> }>(
+        (resolve, reject) => {
+          const stream = session.request({ ':path': path, ':method': method });
+          let text = '';
+          let status = 0;
+          let headers: Record<string, unknown> = {};
+          stream.on('response', (h) => {
+            status = Number(h[':status']);
+            headers = h;
+          });
+          stream.setEncoding('utf8');
+          stream.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          stream.on('end', () => resolve({ status, text, headers }));
+          stream.on('error', reject);
+          stream.end(body);
+        },
+      );
+    const started = await request('/start', 'POST', JSON.stringify({ examId: 'h2' }));
+    expect(started.status).toBe(202);
+    const { jobId } = JSON.parse(started.text) as { jobId: string };
+    const streamed = await request(`/stream/${jobId}`, 'GET');
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(streamed.headers.connection).toBeUndefined();
+    expect(streamed.text).toMatch(/event: job_completed\n/);
+  } finally {
+    session.close();
+    jobs.close();
+    await new Promise((resolve) => h2.close(resolve));
+  }
+});
