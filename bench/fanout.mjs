@@ -138,7 +138,13 @@ async function fanout(contender) {
   const cpuAfter = await server.ask({ type: 'cpu' }, 'cpu');
   // Server CPU per delivered event: the efficiency figure, whoever the bottleneck is.
   const serverMicrosPerEvent = (cpuAfter.micros - cpuBefore.micros) / expected;
-  if (process.env.FANOUT_DEBUG) console.error(contender, Math.round(expected / seconds), "server busy", ((cpuAfter.micros - cpuBefore.micros) / 1e6 / seconds).toFixed(2));
+  if (process.env.FANOUT_DEBUG)
+    console.error(
+      contender,
+      Math.round(expected / seconds),
+      'server busy',
+      ((cpuAfter.micros - cpuBefore.micros) / 1e6 / seconds).toFixed(2),
+    );
   const burstLatency = Array.from(sink.latencies.subarray(0, sink.n)).sort((a, b) => a - b);
 
   // Paced: a realistic load (every job at the tracker's cap), for delivery latency.
