@@ -1,0 +1,80 @@
+import { MemoryJobStore } from '@jobstream/core';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineJob } from './define-job.js';
+import { runJob } from './run-job.js';
+
+async function pendingJob(store: MemoryJobStore) {
+  const { job } = await store.createJob({
+    ownerId: 'o',
+    kind: 'k',
+    input: {},
+    steps: [{ name: 'a' }, { name: 'b' }],
+  });
+  return job.id;
+}
+
+describe('runJob', () => {
+  it('fails the job on a synchronous throw of a non-Error, recording the running step', async () => {
+    const store = new MemoryJobStore();
+    const job = defineJob({
+      kind: 'k',
+      input: z.object({}),
+      steps: ['a', 'b'],
+      run: (_input, { tracker }) =>
+        tracker.startStep('b').then(() => {
+          throw 'plain string';
+        }),
+    });
+    const id = await pendingJob(store);
+    const errors: unknown[] = [];
+    await runJob(store, job, id, { onError: (e) => errors.push(e) });
+    const done = await store.getJob(id);
+    expect(done?.status).toBe('failed');
+    expect(done?.error?.message).toBe('plain string');
+    const last = (await store.readEvents(id)).at(-1);
+    expect(last).toMatchObject({ type: 'job_failed', data: { failedStep: 'b' } });
+    expect(errors).toEqual([]);
+    expect(store.listenerCount()).toBe(0);
+  });
+
+  it('runs a job once: a second runner of the same job does nothing', async () => {
+    const store = new MemoryJobStore();
+    let runs = 0;
+    const job = defineJob({
+      kind: 'k',
+      input: z.object({}),
+      steps: ['a'],
+      async run() {
+        runs++;
+        return 1;
+      },
+    });
+    const id = await pendingJob(store);
+    await Promise.all([runJob(store, job, id), runJob(store, job, id), runJob(store, job, id)]);
+    expect(runs).toBe(1);
+    expect((await store.getJob(id))?.status).toBe('completed');
+  });
+
+  it('writes nothing more when run returns after its job was cancelled', async () => {
+    const store = new MemoryJobStore();
+    const job = defineJob({
+      kind: 'k',
+      input: z.object({}),
+      steps: ['a'],
+      async run(_input, { jobId, signal }) {
+        const { ProgressTracker } = await import('@jobstream/core');
+        const other = new ProgressTracker(store, jobId);
+        await other.cancel('elsewhere');
+        expect(signal.aborted).toBe(true);
+        return 'ignored';
+      },
+    });
+    const id = await pendingJob(store);
+    await runJob(store, job, id);
+    const events = await store.readEvents(id);
+    expect(events.at(-1)?.type).toBe('job_cancelled');
+    expect(events.map((e) => e.type)).not.toContain('job_completed');
+    expect(store.listenerCount()).toBe(0);
+  });
+});
