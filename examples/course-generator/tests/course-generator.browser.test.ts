@@ -97,9 +97,6 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     await dialog.waitFor();
     // A topic line appears while lessons are written ("Topic 2 of 6: Pharmacology").
     await dialog.getByText(/Topic \d of 6: /).waitFor({ timeout: 30_000 });
-    await page.screenshot({
-      path: path.resolve(import.meta.dirname, '../../../docs/screenshots/course-generator.png'),
-    });
     await page.waitForURL(/\/course\/course-/, { timeout: 60_000 });
     await page.getByRole('heading', { name: 'USMLE Step 1: the complete course' }).waitFor();
     expect(await page.getByRole('heading', { level: 2, name: 'Pharmacology' }).count()).toBe(1);
