@@ -282,3 +282,19 @@ describe('ProgressTracker.fail', () => {
     });
   });
 });
+
+describe('ProgressTracker.resume', () => {
+  it('watches for a cancel again after a failed job is resumed', async () => {
+    const store = new MemoryJobStore();
+    const tracker = await ProgressTracker.create(store, newJob());
+    await tracker.startStep('fetch_questions');
+    await tracker.fail(new Error('flaky'));
+    expect(store.listenerCount()).toBe(0);
+    await tracker.resume();
+    await tracker.watch();
+    await tracker.startStep('fetch_questions');
+    await new ProgressTracker(store, tracker.jobId).cancel('changed my mind');
+    expect(tracker.signal.aborted).toBe(true);
+    expect(store.listenerCount()).toBe(0);
+  });
+});

@@ -359,11 +359,15 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
 
   /** failed → pending, so the job can run again from its first unfinished step. */
   async resume(message?: string): Promise<Job<TInput, TResult, TStep>> {
-    this.#closed = false;
-    return this.#write(
+    const job = await this.#write(
       () => [{ type: 'job_resumed', data: message === undefined ? {} : { message } }],
       false,
     );
+    // fail() closed the watch; the next run must hear a cancel again.
+    this.#closed = false;
+    this.#watching = null;
+    void this.watch().catch(() => {});
+    return job;
   }
 
   /** The seed's API: moves the job to `status` through the matching transition. */
