@@ -85,7 +85,7 @@ export type EventDraft<
   [K in TType]: { type: K; data: EventDataMap<TInput, TResult, TStep>[K]; at?: string };
 }[TType];
 
-const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const EVENT_TYPE_SET: ReadonlySet<string> = /* @__PURE__ */ new Set(EVENT_TYPES);
 
 export function isEventType(value: unknown): value is EventType {
   return typeof value === 'string' && EVENT_TYPE_SET.has(value);
