@@ -16,7 +16,7 @@ function stepAt(job: Job, name: string, event: JobEvent): { step: JobStep; index
   if (!step) {
     throw new JobstreamError(
       'unknown_step',
-      `Job ${job.id} has no step "${name}" (declared: ${job.steps.map((s) => s.name).join(', ')}).`,
+      `Unknown step "${name}" (steps: ${job.steps.map((s) => s.name)}).`,
       { details: { eventId: event.id, step: name } },
     );
   }
@@ -27,7 +27,7 @@ function requireRunning(job: Job, event: JobEvent): void {
   if (job.status !== 'running') {
     throw new JobstreamError(
       'invalid_transition',
-      `Cannot apply ${event.type} to job ${job.id}: it is ${job.status}, not running.`,
+      `${event.type}: job is ${job.status}, not running.`,
       { details: { from: job.status, type: event.type } },
     );
   }
@@ -113,11 +113,11 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
     return created as Job<TInput, TResult, TStep>;
   }
 
-  if (snapshot === null) invalid(`Event ${e.id} (${e.type}) has no job to apply to.`, e);
+  if (snapshot === null) invalid(`${e.type} ${e.id}: no job.`, e);
   const job = snapshot as Job;
-  if (e.jobId !== job.id) invalid(`Event for job ${e.jobId} applied to job ${job.id}.`, e);
+  if (e.jobId !== job.id) invalid(`Event of job ${e.jobId} on job ${job.id}.`, e);
   if (e.id !== job.version + 1) {
-    invalid(`Event ${e.id} does not follow event ${job.version} of job ${job.id}.`, e);
+    invalid(`Event ${e.id} does not follow ${job.version}.`, e);
   }
   const base = { version: e.id, updatedAt: e.at };
   let next: Job;
@@ -134,7 +134,7 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
       const { step, index } = stepAt(job, e.data.step, e);
       const running = job.steps.find((s) => s.status === 'running');
       if (running) {
-        invalid(`Cannot start step "${step.name}" while "${running.name}" is running.`, e);
+        invalid(`Cannot start "${step.name}": "${running.name}" is running.`, e);
       }
       next = {
         ...job,
