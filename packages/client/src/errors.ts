@@ -15,10 +15,11 @@ export interface JobClientErrorOptions {
  */
 export class JobClientError extends Error {
   override readonly name = 'JobClientError';
-  readonly kind: JobClientErrorKind;
-  readonly status: number | undefined;
-  readonly code: string | undefined;
-  readonly retryable: boolean;
+  // `declare`: assigned in the constructor, so no field initialisers are emitted.
+  declare readonly kind: JobClientErrorKind;
+  declare readonly status: number | undefined;
+  declare readonly code: string | undefined;
+  declare readonly retryable: boolean;
 
   constructor(kind: JobClientErrorKind, message: string, options: JobClientErrorOptions = {}) {
     // Error reads only `cause` from its options, and only when the key is there.

@@ -15,8 +15,9 @@ export interface JobstreamErrorOptions {
 
 export class JobstreamError extends Error {
   override readonly name: string = 'JobstreamError';
-  readonly code: JobstreamErrorCode;
-  readonly details: Record<string, unknown> | undefined;
+  // `declare`: assigned in the constructor, so no field initialisers are emitted.
+  declare readonly code: JobstreamErrorCode;
+  declare readonly details: Record<string, unknown> | undefined;
 
   constructor(code: JobstreamErrorCode, message: string, options: JobstreamErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
