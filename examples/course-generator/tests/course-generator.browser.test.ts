@@ -7,6 +7,7 @@ import path from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './app-server';
+import { startTcpProxy } from './tcp-proxy';
 
 const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = fs.existsSync(chromiumPath);
@@ -152,6 +153,32 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
       ),
     ).toBe(200);
     await page.close();
+  }, 150_000);
+
+  it('rides out the network going away: the modal says so, reconnects and finishes the course', async () => {
+    // The page talks to the app through a proxy that can cut every connection.
+    const proxy = await startTcpProxy(new URL(app.url));
+    try {
+      await browser.addCookies([{ name: 'demo_user', value: 'offline-user', url: proxy.url }]);
+      const page = await browser.newPage();
+      await page.goto(`${proxy.url}/study/aws-saa`);
+      const jobId = await clickGenerate(page);
+      const dialog = page.getByRole('dialog');
+      await expect.poll(() => progressOf(page), { timeout: 30_000 }).toBeGreaterThan(5);
+      proxy.drop();
+      await dialog.getByText('Reconnecting…').waitFor({ timeout: 30_000 });
+      const offlineAt = await progressOf(page);
+      await new Promise((r) => setTimeout(r, 1500));
+      proxy.restore();
+      // Back: it resumes after the last event it showed and carries on to the course.
+      await dialog.getByText('Connected').waitFor({ timeout: 30_000 });
+      expect(await progressOf(page)).toBeGreaterThanOrEqual(offlineAt);
+      await page.waitForURL(`**/course/course-${jobId.slice(0, 8)}`, { timeout: 90_000 });
+      expect(await statusOf(page, jobId)).toBe('completed');
+      await page.close();
+    } finally {
+      await proxy.close();
+    }
   }, 150_000);
 
   it("runs the seed's API snippets: start, EventSource with .progress and .courseId, status, cancel", async () => {
