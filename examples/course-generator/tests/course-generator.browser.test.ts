@@ -1,21 +1,11 @@
 // The course generator in real Chromium against the built app (`next start`): generate a
-// course end to end, cancel one, reload mid-run, two at once; and the seed app's own
-// plain-EventSource snippet run in the page.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+// course end to end, cancel one, reload mid-run, two at once, a dropped network; and the
+// seed app's own plain-EventSource snippet run in the page.
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './app-server';
+import { hasChromium, launchChromium } from './chromium';
 import { startTcpProxy } from './tcp-proxy';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(chromiumPath);
-if (!hasChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
-  throw new Error(`No Chromium at ${chromiumPath} but JOBSTREAM_REQUIRE_SERVICES=1`);
-}
-if (!hasChromium)
-  console.warn(`No Chromium at ${chromiumPath}: skipping the course generator browser tests.`);
 
 describe.skipIf(!hasChromium)('course generator in Chromium', () => {
   let app: RunningApp;
@@ -23,23 +13,7 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
 
   beforeAll(async () => {
     app = await startApp();
-    browser = await chromium.launchPersistentContext(
-      fs.mkdtempSync(path.join(os.tmpdir(), 'pw-course-')),
-      {
-        executablePath: chromiumPath,
-        headless: true,
-        viewport: { width: 1280, height: 860 },
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      },
-    );
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {

@@ -4,20 +4,12 @@
 // api.anthropic.com cannot be reached from here, so ANTHROPIC_BASE_URL points the real
 // @anthropic-ai/sdk in the app at a local HTTP server that answers the way the API answers
 // a bad key (401 with an `authentication_error` body). That stub is the only stand-in.
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './app-server';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(chromiumPath);
-if (!hasChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
-  throw new Error(`No Chromium at ${chromiumPath} but JOBSTREAM_REQUIRE_SERVICES=1`);
-}
+import { hasChromium, launchChromium } from './chromium';
 
 describe.skipIf(!hasChromium)('course generator with an invalid Anthropic key', () => {
   let app: RunningApp;
@@ -46,22 +38,7 @@ describe.skipIf(!hasChromium)('course generator with an invalid Anthropic key', 
       ANTHROPIC_API_KEY: 'sk-ant-not-a-real-key',
       ANTHROPIC_BASE_URL: `http://127.0.0.1:${port}`,
     });
-    browser = await chromium.launchPersistentContext(
-      fs.mkdtempSync(path.join(os.tmpdir(), 'pw-course-key-')),
-      {
-        executablePath: chromiumPath,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      },
-    );
+    browser = await launchChromium();
   }, 90_000);
 
   afterAll(async () => {
