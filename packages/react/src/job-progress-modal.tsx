@@ -101,21 +101,22 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
     return () => previous?.focus?.();
   }, []);
 
-  // The safe choice takes focus when the confirmation opens; when the focused button goes
-  // away (the confirmation closed, the job finished), focus stays in the dialog.
+  // The safe choice takes focus when the confirmation opens. When the focused button goes
+  // away (the confirmation closed, the job finished), focus goes back to "Cancel job" if it
+  // is there, else to the dialog: never out of it.
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the status changes the buttons
   useEffect(() => {
     if (confirming) keepButton.current?.focus();
-    else if (!dialog.current?.contains(document.activeElement)) dialog.current?.focus();
+    else if (!dialog.current?.contains(document.activeElement)) {
+      (cancelButton.current ?? dialog.current)?.focus();
+    }
   }, [confirming, p.status]);
 
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key === 'Escape') {
       event.stopPropagation();
-      if (confirming) {
-        setConfirming(false);
-        cancelButton.current?.focus();
-      } else onClose();
+      if (confirming) setConfirming(false);
+      else onClose();
     } else if (event.key === 'Tab' && dialog.current) {
       const items = [...dialog.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
       const first = items[0];
@@ -251,10 +252,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                 type="button"
                 className="jsp-btn"
                 ref={keepButton}
-                onClick={() => {
-                  setConfirming(false);
-                  cancelButton.current?.focus();
-                }}
+                onClick={() => setConfirming(false)}
               >
                 Keep going
               </button>
