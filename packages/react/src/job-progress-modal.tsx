@@ -169,7 +169,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         onKeyDown={onKeyDown}
       >
         <div className="jsp-head">
-          <div style={{ flex: 1 }}>
+          <div>
             <h2 id={titleId} className="jsp-title">
               {title}
             </h2>
