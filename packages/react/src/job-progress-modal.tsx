@@ -119,17 +119,13 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
       else onClose();
     } else if (event.key === 'Tab' && dialog.current) {
       const items = [...dialog.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
-      const first = items[0];
-      const last = items[items.length - 1];
       const active = document.activeElement;
-      if (!first || !last) event.preventDefault();
-      else if (event.shiftKey && (active === first || active === dialog.current)) {
-        event.preventDefault();
-        last.focus();
-      } else if (!event.shiftKey && active === last) {
-        event.preventDefault();
-        first.focus();
-      }
+      // Forward from the last item, or back from the first (or the dialog), wraps around.
+      const wrapTo = event.shiftKey
+        ? (active === items[0] || active === dialog.current) && items.at(-1)
+        : active === items.at(-1) && items[0];
+      if (wrapTo || !items.length) event.preventDefault();
+      if (wrapTo) wrapTo.focus();
     }
   };
 
