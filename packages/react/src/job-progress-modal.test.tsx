@@ -87,12 +87,15 @@ describe('<JobProgressModal>', () => {
     expect(document.activeElement).toBe(keep);
     fireEvent.click(keep);
     expect(job.cancelled).toEqual([]);
+    // Backing out gives focus back to the button that opened the confirmation.
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Cancel job' }));
 
     fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
     // Escape backs out of the confirmation, not out of the dialog.
     fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
     expect(onClose).toHaveBeenCalledTimes(2);
     expect(job.cancelled).toEqual([]);
+    expect(document.activeElement).toBe(screen.getByRole('button', { name: 'Cancel job' }));
 
     fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
     fireEvent.click(screen.getByRole('button', { name: 'Yes, cancel job' }));

@@ -101,34 +101,31 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
     return () => previous?.focus?.();
   }, []);
 
-  // The safe choice takes focus when the confirmation opens; when the focused button goes
-  // away (the confirmation closed, the job finished), focus stays in the dialog.
+  // The safe choice takes focus when the confirmation opens. When the focused button goes
+  // away (the confirmation closed, the job finished), focus goes back to "Cancel job" if it
+  // is there, else to the dialog: never out of it.
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the status changes the buttons
   useEffect(() => {
     if (confirming) keepButton.current?.focus();
-    else if (!dialog.current?.contains(document.activeElement)) dialog.current?.focus();
+    else if (!dialog.current?.contains(document.activeElement)) {
+      (cancelButton.current ?? dialog.current)?.focus();
+    }
   }, [confirming, p.status]);
 
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key === 'Escape') {
       event.stopPropagation();
-      if (confirming) {
-        setConfirming(false);
-        cancelButton.current?.focus();
-      } else onClose();
+      if (confirming) setConfirming(false);
+      else onClose();
     } else if (event.key === 'Tab' && dialog.current) {
       const items = [...dialog.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
-      const first = items[0];
-      const last = items[items.length - 1];
       const active = document.activeElement;
-      if (!first || !last) event.preventDefault();
-      else if (event.shiftKey && (active === first || active === dialog.current)) {
-        event.preventDefault();
-        last.focus();
-      } else if (!event.shiftKey && active === last) {
-        event.preventDefault();
-        first.focus();
-      }
+      // Forward from the last item, or back from the first (or the dialog), wraps around.
+      const wrapTo = event.shiftKey
+        ? (active === items[0] || active === dialog.current) && items.at(-1)
+        : active === items.at(-1) && items[0];
+      if (wrapTo || !items.length) event.preventDefault();
+      if (wrapTo) wrapTo.focus();
     }
   };
 
@@ -168,7 +165,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         onKeyDown={onKeyDown}
       >
         <div className="jsp-head">
-          <div style={{ flex: 1 }}>
+          <div>
             <h2 id={titleId} className="jsp-title">
               {title}
             </h2>
@@ -251,10 +248,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                 type="button"
                 className="jsp-btn"
                 ref={keepButton}
-                onClick={() => {
-                  setConfirming(false);
-                  cancelButton.current?.focus();
-                }}
+                onClick={() => setConfirming(false)}
               >
                 Keep going
               </button>

@@ -4,37 +4,36 @@
  * to leave all of it out and ship your own.
  */
 export const jobProgressCss = `
-.jsp-overlay{--jsp-bg:#fff;--jsp-fg:#18181b;--jsp-muted:#63636e;--jsp-border:#e4e4e7;--jsp-track:#ececf0;--jsp-accent:#4f46e5;--jsp-success:#15803d;--jsp-warn:#b45309;--jsp-danger:#b91c1c;--jsp-radius:14px;--jsp-backdrop:rgb(15 15 20/.55);--jsp-font:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+.jsp-overlay{--jsp-bg:#fff;--jsp-fg:#18181b;--jsp-muted:#63636e;--jsp-border:#e4e4e7;--jsp-track:#ececf0;--jsp-accent:#4f46e5;--jsp-success:#15803d;--jsp-warn:#b45309;--jsp-danger:#b91c1c;--jsp-radius:14px;--jsp-backdrop:rgb(15 15 20/.55);--jsp-font:system-ui,sans-serif;
 position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px;background:var(--jsp-backdrop);font-family:var(--jsp-font);overflow-y:auto}
-.jsp-dialog{box-sizing:border-box;width:100%;max-width:480px;background:var(--jsp-bg);color:var(--jsp-fg);border-radius:var(--jsp-radius);box-shadow:0 20px 50px rgb(0 0 0/.3);padding:24px;font-size:15px;line-height:1.45}
-.jsp-dialog:focus{outline:none}
+.jsp-dialog{box-sizing:border-box;width:100%;max-width:480px;background:var(--jsp-bg);color:var(--jsp-fg);border-radius:var(--jsp-radius);box-shadow:0 20px 50px rgb(0 0 0/.3);padding:24px;font-size:15px;line-height:1.45;font-variant-numeric:tabular-nums;outline:0}
 .jsp-dialog :focus-visible{outline:2px solid var(--jsp-accent);outline-offset:2px}
 .jsp-head{display:flex;align-items:flex-start;gap:12px}
-.jsp-title{flex:1;margin:0;font-size:18px;font-weight:650}
-.jsp-close{all:unset;cursor:pointer;width:32px;height:32px;margin:-6px -8px 0 0;border-radius:8px;display:grid;place-items:center;font-size:22px;color:var(--jsp-muted)}
+.jsp-title{margin:0;font-size:18px;font-weight:650}
+.jsp-close{all:unset;cursor:pointer;width:32px;height:32px;margin:-6px -8px 0 auto;border-radius:8px;display:grid;place-items:center;font-size:22px;color:var(--jsp-muted)}
 .jsp-close:hover{background:var(--jsp-track);color:var(--jsp-fg)}
-.jsp-conn{display:inline-flex;align-items:center;gap:6px;margin-top:4px;font-size:13px;color:var(--jsp-muted)}
+.jsp-conn{display:inline-flex;align-items:center;gap:6px;margin-top:4px}
 .jsp-conn::before{content:"";width:8px;height:8px;border-radius:50%;box-sizing:border-box;border:2px solid currentColor}
 .jsp-conn[data-state=open]::before{background:var(--jsp-success);border-color:var(--jsp-success)}
 .jsp-conn[data-state$=ing]::before{border-color:var(--jsp-warn);border-right-color:transparent;animation:jsp-spin 1s linear infinite}
 .jsp-conn[data-state=reconnecting]{color:var(--jsp-warn)}
-.jsp-status{margin:16px 0 6px;display:flex;justify-content:space-between;gap:12px;font-size:14px}
-.jsp-status b{font-variant-numeric:tabular-nums}
+.jsp-status,.jsp-times{display:flex;justify-content:space-between;gap:12px}
+.jsp-status{margin:16px 0 6px;font-size:14px}
 .jsp-bar{height:10px;border-radius:99px;background:var(--jsp-track);overflow:hidden}
 .jsp-bar>div{height:100%;border-radius:inherit;background:var(--jsp-accent);transition:width .4s ease}
 .jsp-dialog[data-status=completed] .jsp-bar>div{background:var(--jsp-success)}
 .jsp-dialog[data-status=failed] .jsp-bar>div,.jsp-dialog[data-status=cancelled] .jsp-bar>div{background:var(--jsp-muted)}
-.jsp-times{display:flex;justify-content:space-between;gap:12px;margin-top:6px;font-size:13px;color:var(--jsp-muted);font-variant-numeric:tabular-nums}
+.jsp-times{margin-top:6px}
+.jsp-conn,.jsp-times,.jsp-step time{font-size:13px;color:var(--jsp-muted)}
 .jsp-topic{margin:14px 0 0;font-weight:600;color:var(--jsp-fg)}
 .jsp-msg{margin:4px 0 0;color:var(--jsp-muted);min-height:1.45em;overflow-wrap:anywhere}
 .jsp-steps{list-style:none;margin:16px 0 0;padding:12px 0 0;border-top:1px solid var(--jsp-border);display:grid;gap:8px}
 .jsp-step{display:flex;align-items:center;gap:10px;color:var(--jsp-muted)}
 .jsp-step[data-status=running],.jsp-step[data-status=completed],.jsp-step[data-status=failed]{color:var(--jsp-fg)}
 .jsp-step[data-status=running]{font-weight:600}
-.jsp-step span:nth-child(2){flex:1}
-.jsp-step time{font-size:13px;color:var(--jsp-muted);font-variant-numeric:tabular-nums}
+.jsp-step time{margin-left:auto}
 .jsp-mark{flex:none;box-sizing:border-box;width:20px;height:20px;border-radius:50%;border:2px solid var(--jsp-border);display:grid;place-items:center;font-size:12px;font-weight:700;color:#fff}
-.jsp-step[data-status=running] .jsp-mark{border-color:var(--jsp-accent);border-right-color:transparent;animation:jsp-spin .9s linear infinite}
+.jsp-step[data-status=running] .jsp-mark{border-color:var(--jsp-accent);border-right-color:transparent;animation:jsp-spin 1s linear infinite}
 .jsp-step[data-status=completed] .jsp-mark{background:var(--jsp-success);border-color:var(--jsp-success)}
 .jsp-step[data-status=failed] .jsp-mark{background:var(--jsp-danger);border-color:var(--jsp-danger)}
 .jsp-step[data-status=cancelled] .jsp-mark{color:var(--jsp-muted)}
@@ -51,7 +50,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @keyframes jsp-spin{to{transform:rotate(360deg)}}
 @media (max-width:420px){.jsp-overlay{padding:8px;align-items:end}.jsp-dialog{padding:18px}.jsp-actions .jsp-btn{flex:1}}
-@media (prefers-reduced-motion:reduce){.jsp-overlay *{animation:none!important;transition:none!important}}
+@media (prefers-reduced-motion:reduce){.jsp-overlay *,.jsp-overlay ::before{animation:none!important;transition:none!important}}
 `;
 
 const STYLE_ID = 'jobstream-progress-css';

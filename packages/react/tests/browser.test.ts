@@ -308,9 +308,20 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
           '.jsp-step[data-status=running] .jsp-mark',
           (el) => getComputedStyle(el).animationName,
         );
+      // The connection's ring is a ::before, which `*` does not select: checked on its own.
+      const ring = () =>
+        page.$eval('.jsp-conn', (el) => {
+          const connected = el.getAttribute('data-state');
+          el.setAttribute('data-state', 'reconnecting');
+          const name = getComputedStyle(el, '::before').animationName;
+          el.setAttribute('data-state', connected!);
+          return name;
+        });
       expect(await spin()).toBe('jsp-spin');
+      expect(await ring()).toBe('jsp-spin');
       await page.emulateMedia({ reducedMotion: 'reduce' });
       expect(await spin()).toBe('none');
+      expect(await ring()).toBe('none');
       const box = (await page.getByRole('dialog').boundingBox())!;
       expect(box.x).toBeGreaterThanOrEqual(0);
       expect(box.x + box.width).toBeLessThanOrEqual(width);
