@@ -102,6 +102,19 @@ describe('<JobProgressModal>', () => {
     expect(job.cancelled).toEqual([undefined]);
   });
 
+  it('drops the cancel question when the job ends while it is open', () => {
+    const { ev, push } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0));
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel job' }));
+    expect(screen.getByRole('button', { name: 'Yes, cancel job' })).toBeTruthy();
+    push(ev.cancelled('Cancelled from another tab'));
+    expect(screen.queryByRole('button', { name: 'Yes, cancel job' })).toBeNull();
+    expect(screen.queryByText(/^Cancel this job\?/)).toBeNull();
+    // Focus stays in the dialog, on what is left to do.
+    expect(screen.getByRole('dialog').contains(document.activeElement)).toBe(true);
+    expect(screen.getByText('Cancelled: Cancelled from another tab')).toBeTruthy();
+  });
+
   it('shows the cancelled state', () => {
     const { ev, push } = setup();
     push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0), ev.cancelled('User'));

@@ -92,6 +92,8 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   const [busy, setBusy] = useState(false);
   const [actionError, setActionError] = useState<string | null>(null);
   const running = p.status === 'pending' || p.status === 'running';
+  // A job that ends while the question is open leaves nothing to cancel: the question goes.
+  const asking = confirming && running;
   const now = useNow(running);
 
   // Focus moves in on open and back to where it was on close.
@@ -106,16 +108,16 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   // is there, else to the dialog: never out of it.
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the status changes the buttons
   useEffect(() => {
-    if (confirming) keepButton.current?.focus();
+    if (asking) keepButton.current?.focus();
     else if (!dialog.current?.contains(document.activeElement)) {
       (cancelButton.current ?? dialog.current)?.focus();
     }
-  }, [confirming, p.status]);
+  }, [asking, p.status]);
 
   const onKeyDown = (event: KeyboardEvent) => {
     if (event.key === 'Escape') {
       event.stopPropagation();
-      if (confirming) setConfirming(false);
+      if (asking) setConfirming(false);
       else onClose();
     } else if (event.key === 'Tab' && dialog.current) {
       const items = [...dialog.current.querySelectorAll<HTMLElement>(FOCUSABLE)];
@@ -241,7 +243,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         )}
 
         <div className="jsp-actions">
-          {confirming ? (
+          {asking ? (
             <>
               <p id={`${titleId}c`}>Cancel this job? Work in progress is lost.</p>
               <button
