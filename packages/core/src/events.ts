@@ -108,9 +108,9 @@ export function isJobEventEnvelope(value: unknown): value is JobEvent {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Record<string, unknown>;
   return (
-    typeof e.id === 'number' &&
+    // isSafeInteger is false for anything but a number.
     Number.isSafeInteger(e.id) &&
-    e.id > 0 &&
+    (e.id as number) > 0 &&
     typeof e.jobId === 'string' &&
     isEventType(e.type) &&
     typeof e.at === 'string' &&
