@@ -34,7 +34,7 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
 ): Job<TInput, TResult, TStep> {
   const e = event as JobEvent;
   const job = snapshot as Job | null;
-  const { type, at } = e;
+  const { type, at, data } = e;
   if (
     (type === 'job_created') === !!job ||
     e.id !== (job ? job.version + 1 : 1) ||
@@ -47,7 +47,6 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
     );
   }
   if (type === 'job_created') {
-    const { data } = e;
     return {
       id: e.jobId,
       ownerId: data.ownerId,
@@ -123,72 +122,72 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
     next.completedAt = at;
   };
 
-  switch (e.type) {
+  switch (type) {
     case 'job_started':
       next.status = transition(status, 'start');
       next.startedAt ??= at;
-      if (e.data.message !== undefined) next.message = e.data.message;
+      if (data.message !== undefined) next.message = data.message;
       break;
     case 'step_started': {
-      const index = stepOf(e.data.step, true);
+      const index = stepOf(data.step, true);
       patchStep(index, { status: 'running', progress: 0, ...NOT_STARTED, startedAt: at });
-      next.currentStep = e.data.step;
+      next.currentStep = data.step;
       next.currentStepIndex = index + 1;
       next.currentTopic = null;
-      next.message = e.data.message ?? next.message;
+      next.message = data.message ?? next.message;
       break;
     }
     case 'step_progress': {
-      const index = stepOf(e.data.step);
+      const index = stepOf(data.step);
       patchStep(index, {
-        progress: Math.max((steps[index] as JobStep).progress, e.data.stepProgress),
+        progress: Math.max((steps[index] as JobStep).progress, data.stepProgress),
       });
-      next.progress = Math.max(next.progress, e.data.progress);
-      next.message = e.data.message ?? next.message;
+      next.progress = Math.max(next.progress, data.progress);
+      next.message = data.message ?? next.message;
       break;
     }
     case 'step_completed':
-      patchStep(stepOf(e.data.step), {
+      patchStep(stepOf(data.step), {
         status: 'completed',
         progress: 100,
         completedAt: at,
-        duration: e.data.duration,
-        meta: e.data.meta ?? null,
+        duration: data.duration,
+        meta: data.meta ?? null,
       });
       next.progress = Math.max(next.progress, weightedProgress(next.steps));
       next.currentTopic = null;
-      next.message = e.data.message ?? next.message;
+      next.message = data.message ?? next.message;
       break;
     case 'topic_started':
       mustRun();
       next.currentTopic = {
-        name: e.data.topicName,
-        index: e.data.topicIndex,
-        count: e.data.topicCount ?? topic?.count ?? null,
+        name: data.topicName,
+        index: data.topicIndex,
+        count: data.topicCount ?? topic?.count ?? null,
         progress: 0,
         startedAt: at,
       };
       break;
     case 'topic_progress':
       mustRun();
-      if (topic?.name !== e.data.topicName) {
-        refuse('invalid_event', `${type}: topic "${e.data.topicName}" has not started.`, e);
+      if (topic?.name !== data.topicName) {
+        refuse('invalid_event', `${type}: topic "${data.topicName}" has not started.`, e);
       }
-      next.currentTopic = { ...topic, progress: Math.max(topic.progress, e.data.progress) };
+      next.currentTopic = { ...topic, progress: Math.max(topic.progress, data.progress) };
       break;
     case 'topic_completed':
       mustRun();
-      if (topic?.name === e.data.topicName) next.currentTopic = { ...topic, progress: 100 };
+      if (topic?.name === data.topicName) next.currentTopic = { ...topic, progress: 100 };
       next.topicsCompleted++;
       break;
     case 'job_completed':
       next.status = transition(status, 'complete');
       endRunningStep('completed');
       next.progress = 100;
-      next.result = e.data.result;
+      next.result = data.result;
       break;
     case 'job_failed': {
-      const { error, failedStep } = e.data;
+      const { error, failedStep } = data;
       next.status = transition(status, 'fail');
       endRunningStep('failed');
       next.error = failedStep === null ? { ...error } : { ...error, step: failedStep };
@@ -198,7 +197,7 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
     case 'job_cancelled':
       next.status = transition(status, 'cancel');
       endRunningStep('cancelled');
-      next.cancelReason = e.data.reason;
+      next.cancelReason = data.reason;
       break;
     case 'job_resumed':
       next.status = transition(status, 'resume');
@@ -208,7 +207,7 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
           : s,
       );
       next.currentTopic = next.error = next.completedAt = null;
-      next.message = e.data.message ?? null;
+      next.message = data.message ?? null;
       break;
     default:
       refuse('invalid_event', `Unknown event type ${type}.`, e);
