@@ -33,19 +33,14 @@ interface Shared extends Omit<JobWatcher, 'close'> {
 
 const registry = new WeakMap<object, Map<string, Shared>>();
 
-/** Seed-compatibility columns the server adds to job records; a fold would leave them stale. */
-const SEED_COLUMNS = [
-  'current_step',
-  'current_step_index',
-  'total_steps',
-  'created_at',
-  'started_at',
-  'completed_at',
-];
-
+/**
+ * The record without the seed's snake_case aliases (`current_step`, `created_at`…) that
+ * `status` and `cancel` add (docs/protocol.md): a fold would leave them stale. Job fields
+ * are all camelCase, so any key with an underscore is one of those.
+ */
 function jobRecord(job: Job): Job {
   const copy: Record<string, unknown> = { ...job };
-  for (const column of SEED_COLUMNS) delete copy[column];
+  for (const key in copy) if (key.includes('_')) delete copy[key];
   return copy as unknown as Job;
 }
 
