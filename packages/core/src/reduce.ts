@@ -108,17 +108,18 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
   };
   /** Ends the running step (if any), as a terminal event does. */
   const endRunningStep = (to: JobStep['status']) => {
-    const index = steps.findIndex((s) => s.status === 'running');
-    const step = steps[index];
-    if (step) {
-      patchStep(index, {
-        status: to,
-        ...(to === 'completed' && { progress: 100 }),
-        completedAt: at,
-        duration:
-          step.startedAt === null ? null : Math.max(0, Date.parse(at) - Date.parse(step.startedAt)),
-      });
-    }
+    next.steps = steps.map((s) =>
+      s.status === 'running'
+        ? {
+            ...s,
+            status: to,
+            ...(to === 'completed' && { progress: 100 }),
+            completedAt: at,
+            duration:
+              s.startedAt === null ? null : Math.max(0, Date.parse(at) - Date.parse(s.startedAt)),
+          }
+        : s,
+    );
     next.completedAt = at;
   };
 
