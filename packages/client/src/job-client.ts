@@ -74,10 +74,14 @@ export function createJobClient<TDef = AnyJobDefinition>(
         body: post ? JSON.stringify(body) : null,
       });
     } catch (cause) {
-      throw new JobClientError('network', `Request failed: ${(cause as Error)?.message}`, {
-        retryable: true,
-        cause,
-      });
+      throw new JobClientError(
+        'network',
+        `Connection failed: ${(cause as Error)?.message ?? cause}`,
+        {
+          retryable: true,
+          cause,
+        },
+      );
     }
     if (!response.ok) throw await httpError(response);
     try {

@@ -78,7 +78,6 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
 ): Subscription {
   const { onEvent, onStateChange, onError, headers, signal, validate } = options;
   const heartbeatMs = options.heartbeatTimeoutMs ?? 45_000;
-  const fetcher = options.fetch ?? ((input, init) => fetch(input, init));
   const events = globalThis as {
     addEventListener?: (type: string, listener: () => void) => void;
     removeEventListener?: (type: string, listener: () => void) => void;
@@ -141,10 +140,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
   const run = async () => {
     let attempt = 0;
     let floor = 0;
-    let reconnecting = false;
     while (!closed) {
-      setState(reconnecting ? 'reconnecting' : 'connecting');
-      reconnecting = true;
+      // Later rounds are already `reconnecting`, set before the wait.
+      setState(state === 'idle' ? 'connecting' : 'reconnecting');
       const current = new AbortController();
       controller = current;
       const beat = () => {
@@ -160,7 +158,11 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
         init.set('accept', 'text/event-stream');
         if (lastEventId) init.set('last-event-id', String(lastEventId));
         beat();
-        const response = await fetcher(url, { headers: init, signal: current.signal });
+        // The global fetch is read at each connection (a test or polyfill may replace it).
+        const response = await (options.fetch ?? fetch)(url, {
+          headers: init,
+          signal: current.signal,
+        });
         if (response.status === 204) return close();
         if (!response.ok) {
           error = await httpError(response);

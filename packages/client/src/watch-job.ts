@@ -25,30 +25,26 @@ export interface JobWatcher<TJob extends Job<any, any, any> = Job> {
   close(): void;
 }
 
-interface Shared {
+/** One job's connection and snapshot, shared by every handle on it. */
+interface Shared extends Omit<JobWatcher, 'close'> {
   refs: number;
-  watcher: Omit<JobWatcher, 'close'> & { release(): void };
+  release(): void;
 }
 
 const registry = new WeakMap<object, Map<string, Shared>>();
 
-/** Seed-compatibility columns the server adds to job records; a fold would leave them stale. */
-const SEED_COLUMNS = [
-  'current_step',
-  'current_step_index',
-  'total_steps',
-  'created_at',
-  'started_at',
-  'completed_at',
-];
-
+/**
+ * The record without the seed's snake_case aliases (`current_step`, `created_at`…) that
+ * `status` and `cancel` add (docs/protocol.md): a fold would leave them stale. Job fields
+ * are all camelCase, so any key with an underscore is one of those.
+ */
 function jobRecord(job: Job): Job {
   const copy: Record<string, unknown> = { ...job };
-  for (const column of SEED_COLUMNS) delete copy[column];
+  for (const key in copy) if (key.includes('_')) delete copy[key];
   return copy as unknown as Job;
 }
 
-function share(client: JobClient<any>, jobId: string, forget: () => void): Shared {
+function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>): Shared {
   let snapshot: JobWatchSnapshot = { job: null, connection: 'idle', error: null, lastEventId: 0 };
   const listeners = new Set<() => void>();
   let subscription: Subscription | undefined;
@@ -134,31 +130,29 @@ function share(client: JobClient<any>, jobId: string, forget: () => void): Share
 
   const shared: Shared = {
     refs: 0,
-    watcher: {
-      getSnapshot: () => snapshot,
-      subscribe: (listener) => {
-        listeners.add(listener);
-        return () => {
-          listeners.delete(listener);
-        };
-      },
-      cancel: async (reason) => adopt(await client.cancel(jobId, reason)),
-      resume: async () => {
-        await client.resume(jobId);
-        follow();
-      },
-      release: () => {
-        if (--shared.refs) return;
-        // On a microtask: a handle released and taken again in one tick (React
-        // StrictMode's effect replay) keeps the connection.
-        queueMicrotask(() => {
-          if (shared.refs) return;
-          generation++;
-          clearTimeout(retryTimer);
-          stop();
-          forget();
-        });
-      },
+    getSnapshot: () => snapshot,
+    subscribe: (listener) => {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    cancel: async (reason) => adopt(await client.cancel(jobId, reason)),
+    resume: async () => {
+      await client.resume(jobId);
+      follow();
+    },
+    release: () => {
+      if (--shared.refs) return;
+      // On a microtask: a handle released and taken again in one tick (React
+      // StrictMode's effect replay) keeps the connection.
+      queueMicrotask(() => {
+        if (shared.refs) return;
+        generation++;
+        clearTimeout(retryTimer);
+        stop();
+        if (jobs.get(jobId) === shared) jobs.delete(jobId);
+      });
     },
   };
   follow();
@@ -186,15 +180,11 @@ export function watchJob<TJob extends Job<any, any, any> = Job>(
   }
   let shared = jobs.get(jobId);
   if (!shared) {
-    const map = jobs;
-    const created = share(client, jobId, () => {
-      if (map.get(jobId) === created) map.delete(jobId);
-    });
-    map.set(jobId, created);
-    shared = created;
+    shared = share(client, jobId, jobs);
+    jobs.set(jobId, shared);
   }
   shared.refs++;
-  const { release, ...watcher } = shared.watcher;
+  const { refs, release, ...watcher } = shared;
   let released = false;
   return {
     ...(watcher as unknown as Omit<JobWatcher<TJob>, 'close'>),

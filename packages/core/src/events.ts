@@ -85,10 +85,9 @@ export type EventDraft<
   [K in TType]: { type: K; data: EventDataMap<TInput, TResult, TStep>[K]; at?: string };
 }[TType];
 
-const EVENT_TYPE_SET: ReadonlySet<string> = /* @__PURE__ */ new Set(EVENT_TYPES);
-
 export function isEventType(value: unknown): value is EventType {
-  return typeof value === 'string' && EVENT_TYPE_SET.has(value);
+  // A scan of twelve strings: no Set to build, and false for anything but a known name.
+  return (EVENT_TYPES as readonly unknown[]).includes(value);
 }
 
 export function isTerminalEventType(type: string): type is TerminalEventType {
@@ -108,9 +107,9 @@ export function isJobEventEnvelope(value: unknown): value is JobEvent {
   if (typeof value !== 'object' || value === null) return false;
   const e = value as Record<string, unknown>;
   return (
-    typeof e.id === 'number' &&
+    // isSafeInteger is false for anything but a number.
     Number.isSafeInteger(e.id) &&
-    e.id > 0 &&
+    (e.id as number) > 0 &&
     typeof e.jobId === 'string' &&
     isEventType(e.type) &&
     typeof e.at === 'string' &&

@@ -1,61 +1,22 @@
-import { JobstreamError } from './errors.js';
+import { JobstreamError, type JobstreamErrorCode } from './errors.js';
 import type { JobEvent } from './events.js';
 import type { Job, JobStep } from './job.js';
 import { roundProgress, weightedProgress } from './progress-math.js';
 import { transition } from './state-machine.js';
 
-function invalid(message: string, event: JobEvent): never {
-  throw new JobstreamError('invalid_event', message, {
+// Written for the browser bundle as much as for reading: one copy of the job that each
+// arm assigns into, and a few shared helpers, keep what ships small (see the "Client
+// size" section of docs/benchmarks.md). tests/reduce-equivalence.test.ts checks it
+// against the long-form reducer it replaced.
+
+function refuse(code: JobstreamErrorCode, message: string, event: JobEvent): never {
+  throw new JobstreamError(code, message, {
     details: { eventId: event.id, type: event.type, jobId: event.jobId },
   });
 }
 
-function stepAt(job: Job, name: string, event: JobEvent): { step: JobStep; index: number } {
-  const index = job.steps.findIndex((s) => s.name === name);
-  const step = job.steps[index];
-  if (!step) {
-    throw new JobstreamError(
-      'unknown_step',
-      `Unknown step "${name}" (steps: ${job.steps.map((s) => s.name)}).`,
-      { details: { eventId: event.id, step: name } },
-    );
-  }
-  return { step, index };
-}
-
-function requireRunning(job: Job, event: JobEvent): void {
-  if (job.status !== 'running') {
-    throw new JobstreamError(
-      'invalid_transition',
-      `${event.type}: job is ${job.status}, not running.`,
-      { details: { from: job.status, type: event.type } },
-    );
-  }
-}
-
-function replaceStep(steps: JobStep[], index: number, patch: Partial<JobStep>): JobStep[] {
-  const next = steps.slice();
-  next[index] = { ...(steps[index] as JobStep), ...patch };
-  return next;
-}
-
-function elapsed(from: string | null, to: string): number | null {
-  if (from === null) return null;
-  return Math.max(0, Date.parse(to) - Date.parse(from));
-}
-
-/** Ends the running step (if any) with `status`, as a terminal event does. */
-function closeRunningStep(steps: JobStep[], status: JobStep['status'], at: string): JobStep[] {
-  const index = steps.findIndex((s) => s.status === 'running');
-  if (index < 0) return steps;
-  const step = steps[index] as JobStep;
-  return replaceStep(steps, index, {
-    status,
-    ...(status === 'completed' ? { progress: 100 } : {}),
-    completedAt: at,
-    duration: elapsed(step.startedAt, at),
-  });
-}
+/** A step's times, as they are before it starts. */
+const NOT_STARTED = { startedAt: null, completedAt: null, duration: null } as const;
 
 /**
  * Folds one event into a job snapshot. Pure: it never mutates `snapshot` and never
@@ -72,30 +33,38 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
   event: JobEvent<TInput, TResult, TStep>,
 ): Job<TInput, TResult, TStep> {
   const e = event as JobEvent;
-  if (e.type === 'job_created') {
-    if (snapshot !== null) invalid(`Job ${e.jobId} already exists.`, e);
-    if (e.id !== 1) invalid(`job_created must be event 1, got ${e.id}.`, e);
-    const steps: JobStep[] = e.data.steps.map((s) => ({
-      name: s.name,
-      label: s.label,
-      weight: s.weight,
-      status: 'pending',
-      progress: 0,
-      startedAt: null,
-      completedAt: null,
-      duration: null,
-      meta: null,
-    }));
-    const created: Job = {
+  const job = snapshot as Job | null;
+  const { type, at, data } = e;
+  if (
+    (type === 'job_created') === !!job ||
+    e.id !== (job ? job.version + 1 : 1) ||
+    (job && e.jobId !== job.id)
+  ) {
+    refuse(
+      'invalid_event',
+      `${type} ${e.id} of job ${e.jobId} does not follow ${job ? `event ${job.version} of job ${job.id}` : 'nothing'}.`,
+      e,
+    );
+  }
+  if (type === 'job_created') {
+    return {
       id: e.jobId,
-      ownerId: e.data.ownerId,
-      kind: e.data.kind,
-      input: e.data.input,
+      ownerId: data.ownerId,
+      kind: data.kind,
+      input: data.input,
       status: 'pending',
-      steps,
+      steps: data.steps.map(({ name, label, weight }) => ({
+        name,
+        label,
+        weight,
+        status: 'pending',
+        progress: 0,
+        ...NOT_STARTED,
+        meta: null,
+      })),
       currentStep: null,
       currentStepIndex: 0,
-      totalSteps: steps.length,
+      totalSteps: data.steps.length,
       progress: 0,
       message: null,
       currentTopic: null,
@@ -103,206 +72,146 @@ export function reduce<TInput = unknown, TResult = unknown, TStep extends string
       result: null,
       error: null,
       cancelReason: null,
-      estimatedDuration: e.data.estimatedDuration ?? null,
+      estimatedDuration: data.estimatedDuration ?? null,
       version: 1,
-      createdAt: e.at,
+      createdAt: at,
       startedAt: null,
       completedAt: null,
-      updatedAt: e.at,
-    };
-    return created as Job<TInput, TResult, TStep>;
+      updatedAt: at,
+    } satisfies Job as Job<TInput, TResult, TStep>;
   }
 
-  if (snapshot === null) invalid(`${e.type} ${e.id}: no job.`, e);
-  const job = snapshot as Job;
-  if (e.jobId !== job.id) invalid(`Event of job ${e.jobId} on job ${job.id}.`, e);
-  if (e.id !== job.version + 1) {
-    invalid(`Event ${e.id} does not follow ${job.version}.`, e);
-  }
-  const base = { version: e.id, updatedAt: e.at };
-  let next: Job;
-
-  switch (e.type) {
-    case 'job_started': {
-      const status = transition(job.status, 'start');
-      next = { ...job, ...base, status, startedAt: job.startedAt ?? e.at };
-      if (e.data.message !== undefined) next.message = e.data.message;
-      break;
+  const { status, steps, currentTopic: topic } = job as Job;
+  const next: Job = { ...(job as Job), version: e.id, updatedAt: at };
+  /** Events other than the job_* ones need a running job. */
+  const mustRun = () => {
+    if (status !== 'running')
+      refuse('invalid_transition', `${type}: the job is ${status}, not running.`, e);
+  };
+  /** The step the event names, which must be declared and (unless starting) running. */
+  const stepOf = (name: string, starting?: boolean): number => {
+    mustRun();
+    const index = steps.findIndex((s) => s.name === name);
+    const step = steps[index];
+    if (!step)
+      refuse('unknown_step', `${type}: no step "${name}" in ${steps.map((s) => s.name)}.`, e);
+    // Starting needs no step running; anything else needs this one running.
+    const blocker = starting ? steps.find((s) => s.status === 'running') : step;
+    if (blocker && (starting || blocker.status !== 'running')) {
+      refuse('invalid_event', `${type} "${name}": step "${blocker.name}" is ${blocker.status}.`, e);
     }
+    return index;
+  };
+  const patchStep = (index: number, patch: Partial<JobStep>) => {
+    next.steps = steps.slice();
+    next.steps[index] = { ...(steps[index] as JobStep), ...patch };
+  };
+  /** Ends the running step (if any), as a terminal event does. */
+  const endRunningStep = (to: JobStep['status']) => {
+    next.steps = steps.map((s) =>
+      s.status === 'running'
+        ? {
+            ...s,
+            status: to,
+            ...(to === 'completed' && { progress: 100 }),
+            completedAt: at,
+            duration:
+              s.startedAt === null ? null : Math.max(0, Date.parse(at) - Date.parse(s.startedAt)),
+          }
+        : s,
+    );
+    next.completedAt = at;
+  };
+
+  switch (type) {
+    case 'job_started':
+      next.status = transition(status, 'start');
+      next.startedAt ??= at;
+      if (data.message !== undefined) next.message = data.message;
+      break;
     case 'step_started': {
-      requireRunning(job, e);
-      const { step, index } = stepAt(job, e.data.step, e);
-      const running = job.steps.find((s) => s.status === 'running');
-      if (running) {
-        invalid(`Cannot start "${step.name}": "${running.name}" is running.`, e);
-      }
-      next = {
-        ...job,
-        ...base,
-        steps: replaceStep(job.steps, index, {
-          status: 'running',
-          progress: 0,
-          startedAt: e.at,
-          completedAt: null,
-          duration: null,
-        }),
-        currentStep: step.name,
-        currentStepIndex: index + 1,
-        currentTopic: null,
-        message: e.data.message ?? job.message,
-      };
+      const index = stepOf(data.step, true);
+      patchStep(index, { status: 'running', progress: 0, ...NOT_STARTED, startedAt: at });
+      next.currentStep = data.step;
+      next.currentStepIndex = index + 1;
+      next.currentTopic = null;
+      next.message = data.message ?? next.message;
       break;
     }
     case 'step_progress': {
-      requireRunning(job, e);
-      const { step, index } = stepAt(job, e.data.step, e);
-      if (step.status !== 'running') {
-        invalid(`Step "${step.name}" is ${step.status}, not running.`, e);
-      }
-      next = {
-        ...job,
-        ...base,
-        steps: replaceStep(job.steps, index, {
-          progress: Math.max(step.progress, e.data.stepProgress),
-        }),
-        progress: Math.max(job.progress, e.data.progress),
-        message: e.data.message ?? job.message,
-      };
+      const index = stepOf(data.step);
+      patchStep(index, {
+        progress: Math.max((steps[index] as JobStep).progress, data.stepProgress),
+      });
+      next.progress = Math.max(next.progress, data.progress);
+      next.message = data.message ?? next.message;
       break;
     }
-    case 'step_completed': {
-      requireRunning(job, e);
-      const { step, index } = stepAt(job, e.data.step, e);
-      if (step.status !== 'running') {
-        invalid(`Step "${step.name}" is ${step.status}, not running.`, e);
-      }
-      const steps = replaceStep(job.steps, index, {
+    case 'step_completed':
+      patchStep(stepOf(data.step), {
         status: 'completed',
         progress: 100,
-        completedAt: e.at,
-        duration: e.data.duration,
-        meta: e.data.meta ?? null,
+        completedAt: at,
+        duration: data.duration,
+        meta: data.meta ?? null,
       });
-      next = {
-        ...job,
-        ...base,
-        steps,
-        progress: Math.max(job.progress, weightedProgress(steps)),
-        currentTopic: null,
-        message: e.data.message ?? job.message,
+      next.progress = Math.max(next.progress, weightedProgress(next.steps));
+      next.currentTopic = null;
+      next.message = data.message ?? next.message;
+      break;
+    case 'topic_started':
+      mustRun();
+      next.currentTopic = {
+        name: data.topicName,
+        index: data.topicIndex,
+        count: data.topicCount ?? topic?.count ?? null,
+        progress: 0,
+        startedAt: at,
       };
       break;
-    }
-    case 'topic_started': {
-      requireRunning(job, e);
-      next = {
-        ...job,
-        ...base,
-        currentTopic: {
-          name: e.data.topicName,
-          index: e.data.topicIndex,
-          count: e.data.topicCount ?? job.currentTopic?.count ?? null,
-          progress: 0,
-          startedAt: e.at,
-        },
-      };
-      break;
-    }
-    case 'topic_progress': {
-      requireRunning(job, e);
-      const topic = job.currentTopic;
-      if (!topic || topic.name !== e.data.topicName) {
-        invalid(`Topic "${e.data.topicName}" has not been started.`, e);
+    case 'topic_progress':
+      mustRun();
+      if (topic?.name !== data.topicName) {
+        refuse('invalid_event', `${type}: topic "${data.topicName}" has not started.`, e);
       }
-      next = {
-        ...job,
-        ...base,
-        currentTopic: { ...topic, progress: Math.max(topic.progress, e.data.progress) },
-      };
+      next.currentTopic = { ...topic, progress: Math.max(topic.progress, data.progress) };
       break;
-    }
-    case 'topic_completed': {
-      requireRunning(job, e);
-      const topic = job.currentTopic;
-      next = {
-        ...job,
-        ...base,
-        currentTopic:
-          topic && topic.name === e.data.topicName ? { ...topic, progress: 100 } : topic,
-        topicsCompleted: job.topicsCompleted + 1,
-      };
+    case 'topic_completed':
+      mustRun();
+      if (topic?.name === data.topicName) next.currentTopic = { ...topic, progress: 100 };
+      next.topicsCompleted++;
       break;
-    }
-    case 'job_completed': {
-      const status = transition(job.status, 'complete');
-      next = {
-        ...job,
-        ...base,
-        status,
-        steps: closeRunningStep(job.steps, 'completed', e.at),
-        progress: 100,
-        result: e.data.result,
-        completedAt: e.at,
-      };
+    case 'job_completed':
+      next.status = transition(status, 'complete');
+      endRunningStep('completed');
+      next.progress = 100;
+      next.result = data.result;
       break;
-    }
     case 'job_failed': {
-      const status = transition(job.status, 'fail');
-      next = {
-        ...job,
-        ...base,
-        status,
-        steps: closeRunningStep(job.steps, 'failed', e.at),
-        error: {
-          ...e.data.error,
-          ...(e.data.failedStep !== null ? { step: e.data.failedStep } : {}),
-        },
-        message: e.data.error.message,
-        completedAt: e.at,
-      };
+      const { error, failedStep } = data;
+      next.status = transition(status, 'fail');
+      endRunningStep('failed');
+      next.error = failedStep === null ? { ...error } : { ...error, step: failedStep };
+      next.message = error.message;
       break;
     }
-    case 'job_cancelled': {
-      const status = transition(job.status, 'cancel');
-      next = {
-        ...job,
-        ...base,
-        status,
-        steps: closeRunningStep(job.steps, 'cancelled', e.at),
-        cancelReason: e.data.reason,
-        completedAt: e.at,
-      };
+    case 'job_cancelled':
+      next.status = transition(status, 'cancel');
+      endRunningStep('cancelled');
+      next.cancelReason = data.reason;
       break;
-    }
-    case 'job_resumed': {
-      const status = transition(job.status, 'resume');
-      next = {
-        ...job,
-        ...base,
-        status,
-        steps: job.steps.map((s) =>
-          s.status === 'failed' || s.status === 'running'
-            ? {
-                ...s,
-                status: 'pending',
-                progress: 0,
-                startedAt: null,
-                completedAt: null,
-                duration: null,
-              }
-            : s,
-        ),
-        currentTopic: null,
-        error: null,
-        completedAt: null,
-        message: e.data.message ?? null,
-      };
+    case 'job_resumed':
+      next.status = transition(status, 'resume');
+      next.steps = steps.map((s) =>
+        s.status === 'failed' || s.status === 'running'
+          ? { ...s, status: 'pending', progress: 0, ...NOT_STARTED }
+          : s,
+      );
+      next.currentTopic = next.error = next.completedAt = null;
+      next.message = data.message ?? null;
       break;
-    }
-    default: {
-      const unknown: never = e;
-      invalid(`Unknown event type ${(unknown as JobEvent).type}.`, unknown);
-    }
+    default:
+      refuse('invalid_event', `Unknown event type ${type}.`, e);
   }
   next.progress = roundProgress(next.progress);
   return next as Job<TInput, TResult, TStep>;

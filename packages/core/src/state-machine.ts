@@ -30,8 +30,8 @@ export function nextStatus(from: JobStatus, action: JobAction): JobStatus | null
 
 /** Like `nextStatus`, but throws `invalid_transition` for a move the machine forbids. */
 export function transition(from: JobStatus, action: JobAction): JobStatus {
-  const to = nextStatus(from, action);
-  if (to === null) {
+  const to = TRANSITIONS[from][action];
+  if (!to) {
     throw new JobstreamError('invalid_transition', `Cannot ${action} a ${from} job.`, {
       details: { from, action },
     });
