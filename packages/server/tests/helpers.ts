@@ -91,6 +91,8 @@ export interface ReadOptions {
   /** Stop (abort the connection) after this many events. */
   take?: number;
   signal?: AbortSignal;
+  /** Return what was read when the server cuts the connection, instead of throwing. */
+  tolerateDrop?: boolean;
 }
 
 export interface StreamRead {
@@ -101,6 +103,8 @@ export interface StreamRead {
   retry: number | null;
   /** True when the server ended the body (as opposed to us aborting). */
   ended: boolean;
+  /** With `tolerateDrop`: the connection broke before the body ended. */
+  dropped?: boolean;
 }
 
 /** Opens the stream and reads it with eventsource-parser (an independent SSE parser). */
@@ -146,9 +150,38 @@ export async function readStream(
       }
     }
   } catch (error) {
-    if (!controller.signal.aborted) throw error;
+    if (options.tolerateDrop && !controller.signal.aborted) out.dropped = true;
+    else if (!controller.signal.aborted) throw error;
   }
   return out;
+}
+
+const TERMINAL = new Set(['job_completed', 'job_failed', 'job_cancelled']);
+
+/**
+ * Reads a job's stream to its terminal event the way a reconnecting client does: after
+ * a drop (or a body that ends early) it reconnects with `Last-Event-ID` set to the last
+ * event it got. Returns every event received and how many reconnects it took.
+ */
+export async function readStreamToEnd(
+  base: string,
+  jobId: string,
+  options: Omit<ReadOptions, 'take' | 'tolerateDrop'> = {},
+): Promise<{ events: EventSourceMessage[]; reconnects: number }> {
+  const events: EventSourceMessage[] = [];
+  for (let reconnects = 0; reconnects < 100; reconnects++) {
+    const last = events.at(-1)?.id;
+    const read = await readStream(base, jobId, {
+      ...options,
+      lastEventId: last === undefined ? options.lastEventId : Number(last),
+      tolerateDrop: true,
+    });
+    if (read.status === 204) return { events, reconnects };
+    if (read.status !== 200) throw new Error(`stream answered ${read.status}`);
+    events.push(...read.events);
+    if (read.ended && TERMINAL.has(events.at(-1)?.event ?? '')) return { events, reconnects };
+  }
+  throw new Error('no terminal event after 100 reconnects');
 }
 
 /** Waits until `check` is true (polling; generous timeout, no timing assertions). */
