@@ -155,6 +155,18 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     }
   }, 150_000);
 
+  it('says so the moment the browser goes offline, and carries on when it is back', async () => {
+    const page = await signedInPage('flaky-wifi-user');
+    const { dialog, jobId } = await startGeneration(page, 'cfa-level-1');
+    await dialog.getByText('Connected').waitFor({ timeout: 30_000 });
+    await browser.setOffline(true);
+    // No waiting for the heartbeat timeout: the `offline` event drops the connection.
+    await dialog.getByText('Reconnecting…').waitFor({ timeout: 5_000 });
+    await browser.setOffline(false);
+    await page.waitForURL(`**/course/course-${jobId.slice(0, 8)}`, { timeout: 90_000 });
+    await page.close();
+  }, 120_000);
+
   it("runs the seed's API snippets: start, EventSource with .progress and .courseId, status, cancel", async () => {
     const page = await signedInPage('seed-user');
     await page.goto(`${app.url}/`);

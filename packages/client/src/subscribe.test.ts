@@ -388,6 +388,32 @@ describe('subscribeToJob reconnection (fake timers)', () => {
     await run.done;
   });
 
+  it('drops an open connection on `offline` and resumes after its last event on `online`', async () => {
+    const target = new EventTarget();
+    vi.stubGlobal('addEventListener', target.addEventListener.bind(target));
+    vi.stubGlobal('removeEventListener', target.removeEventListener.bind(target));
+    // The first stream stays open (as a dead Wi-Fi link would) after event 2.
+    script = [
+      stream(frame(events[0] as JobEvent) + frame(events[1] as JobEvent), false),
+      stream(frame(events[2] as JobEvent)),
+    ];
+    const run = collect({ fetch: fetchMock, retry: { initialDelayMs: 60_000 } });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(run.sub.state).toBe('open');
+    target.dispatchEvent(new Event('offline'));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(run.sub.state).toBe('reconnecting');
+    expect(run.errors.map((e) => e.message)).toEqual(['The browser went offline.']);
+    expect(calls).toHaveLength(1);
+    target.dispatchEvent(new Event('online'));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toHaveLength(2);
+    expect(calls[1]?.lastEventId).toBe('2');
+    run.sub.close();
+    await run.done;
+    expect(run.got.map((e) => e.id)).toEqual([1, 2, 3]);
+  });
+
   it('close() and the signal stop a pending reconnection', async () => {
     script = [status(500), status(500)];
     const run = collect({ fetch: fetchMock });

@@ -59,6 +59,7 @@ export interface Subscription {
 }
 
 const STALL = new Error('stalled');
+const OFFLINE = new Error('offline');
 
 /**
  * Follows a job's SSE stream over `fetch`: reconnects by itself with `Last-Event-ID`,
@@ -97,6 +98,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     }
   };
   const online = () => wake?.();
+  // The link is gone: the open connection is dead even if no error has surfaced yet, so
+  // drop it and say `reconnecting` now rather than after the heartbeat timeout.
+  const offline = () => controller?.abort(OFFLINE);
   const close = () => {
     if (closed) return;
     closed = true;
@@ -104,6 +108,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     controller?.abort();
     wake?.();
     events.removeEventListener?.('online', online);
+    events.removeEventListener?.('offline', offline);
     signal?.removeEventListener('abort', close);
     setState('closed');
   };
@@ -207,7 +212,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
           'network',
           current.signal.reason === STALL
             ? `No data for ${heartbeatMs} ms.`
-            : `Connection failed: ${(cause as Error)?.message ?? cause}`,
+            : current.signal.reason === OFFLINE
+              ? 'The browser went offline.'
+              : `Connection failed: ${(cause as Error)?.message ?? cause}`,
           { retryable: true, cause },
         );
       }
@@ -232,6 +239,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
   else {
     signal?.addEventListener('abort', close);
     events.addEventListener?.('online', online);
+    events.addEventListener?.('offline', offline);
     // Started on a microtask, so no callback runs before the caller holds the subscription.
     Promise.resolve().then(run);
   }
