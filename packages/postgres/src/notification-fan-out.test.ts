@@ -14,7 +14,7 @@ function harness(options: { failVersionOnce?: boolean } = {}) {
   let gate: Promise<void> | null = null;
   const driver: SqlDriver = {
     query: async () => [],
-    runScript: async () => {},
+    runScripts: async () => {},
     listen: async (_channel, onPayload, onLost) => {
       listens++;
       notify = onPayload;

@@ -154,12 +154,13 @@ export class PostgresJobStore implements JobStore {
   static readonly schemaVersion: number = SCHEMA_VERSION;
 
   /**
-   * Applies the schema (the same SQL as `@jobstream/supabase/migrations`), idempotently, in
-   * one transaction, under an advisory lock so concurrent start-ups do not race.
+   * Applies the schema (the same SQL as `@jobstream/supabase/migrations`, every file in
+   * name order), idempotently, in one transaction, under an advisory lock so concurrent
+   * start-ups do not race. A database on an older schema version is brought up to date.
    */
   async migrate(): Promise<void> {
     try {
-      for (const migration of MIGRATIONS) await this.#driver.runScript(migration.sql);
+      await this.#driver.runScripts(MIGRATIONS.map((migration) => migration.sql));
     } catch (error) {
       throw toJobstreamError(error, 'migrate');
     }

@@ -14,8 +14,11 @@ export interface SqlDriver {
     params?: unknown[],
     name?: string,
   ): Promise<R[]>;
-  /** Runs a multi-statement script in one transaction, under a lock shared by all migrators. */
-  runScript(sql: string): Promise<void>;
+  /**
+   * Runs multi-statement scripts, in order, in one transaction, under a lock shared by all
+   * migrators (so nobody ever sees a state between two of them).
+   */
+  runScripts(scripts: readonly string[]): Promise<void>;
   /**
    * Opens the listening connection: `onPayload` gets each notification on `channel`;
    * `onLost` is called once if the connection drops afterwards. Resolves once listening.
@@ -70,13 +73,13 @@ export class PgDriver implements SqlDriver {
     return result.rows as R[];
   }
 
-  async runScript(sql: string): Promise<void> {
+  async runScripts(scripts: readonly string[]): Promise<void> {
     const client = await this.#pool.connect();
     let broken: unknown;
     try {
       await client.query('begin');
       await client.query(MIGRATION_LOCK);
-      await client.query(sql);
+      for (const sql of scripts) await client.query(sql);
       await client.query('commit');
     } catch (error) {
       broken = error;
@@ -145,10 +148,10 @@ export class PGliteDriver implements SqlDriver {
     return result.rows;
   }
 
-  async runScript(sql: string): Promise<void> {
+  async runScripts(scripts: readonly string[]): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await tx.exec(MIGRATION_LOCK);
-      await tx.exec(sql);
+      for (const sql of scripts) await tx.exec(sql);
     });
   }
 
