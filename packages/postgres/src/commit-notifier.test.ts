@@ -9,14 +9,14 @@ function harness(minGapMs = 0) {
   let gate: Promise<void> | null = null;
   let failures = 0;
   const driver: SqlDriver = {
-    query: async (_text, params) => {
+    query: async () => [],
+    notify: async (_channel, payloads) => {
       if (gate) await gate;
       if (failures > 0) {
         failures--;
         throw Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
       }
-      sent.push([...((params?.[1] as string[]) ?? [])]);
-      return [];
+      sent.push([...payloads]);
     },
     runScripts: async () => {},
     listen: async () => async () => {},

@@ -1,9 +1,6 @@
 import { NOTIFY_CHANNEL } from './notification-fan-out.js';
 import type { SqlDriver } from './sql-driver.js';
 
-/** One statement, one transaction, one NOTIFY per job however many commits it covers. */
-const NOTIFY_BATCH = 'select pg_notify($1, p) from unnest($2::text[]) p';
-
 /**
  * Least time from one send to the next. A job committing in a loop finishes a commit about
  * every round trip, so sending whenever the previous send returned would still mean one
@@ -108,9 +105,10 @@ export class CommitNotifier {
         this.#pending.clear();
         this.#lastSent = performance.now();
         try {
-          await this.#options.driver.query(
-            NOTIFY_BATCH,
-            [NOTIFY_CHANNEL, batch.map(([jobId, r]) => `${r.first}:${r.last}:${jobId}`)],
+          // One statement, so one transaction and one notification per job.
+          await this.#options.driver.notify(
+            NOTIFY_CHANNEL,
+            batch.map(([jobId, r]) => `${r.first}:${r.last}:${jobId}`),
             this.#options.prepared ? 'jobstream_notify_v1' : undefined,
           );
           this.#batches++;

@@ -16,6 +16,7 @@ function harness(options: { failVersionOnce?: boolean; catchUpIntervalMs?: numbe
   const driver: SqlDriver = {
     query: async () => [],
     runScripts: async () => {},
+    notify: async () => {},
     listen: async (_channel, onPayload, onLost) => {
       listens++;
       notify = onPayload;
