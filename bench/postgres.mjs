@@ -1,9 +1,13 @@
 // Postgres store: commits per second (one job; 100 jobs in parallel) against a bare INSERT
 // loop through pg on the same server (the ceiling), and event latency from a commit on one
 // store to its delivery on another store (its own pool and LISTEN connection), p50/p99.
+// Both ways of notifying: after the commit, batched (the default) and inside the commit's
+// transaction. A third writer calls jobstream_commit straight through pg (no NOTIFY, no
+// validation or fold in JavaScript) to show what the SQL function alone costs.
 // Run: pnpm --filter @jobstream/core --filter @jobstream/postgres build &&
 //      node scripts/with-services.mjs node bench/postgres.mjs
 import { randomBytes } from 'node:crypto';
+import { prepareCommit } from '@jobstream/core';
 import { PostgresJobStore } from '@jobstream/postgres';
 import pg from 'pg';
 import { machine, printTable } from './machine.mjs';
@@ -75,6 +79,33 @@ async function commitsOneJob(store, n) {
   return (n * 1000) / (performance.now() - t0);
 }
 
+// jobstream_commit through pg with nothing else: the events are folded with core, as the
+// store does, but the statement never notifies.
+async function rawCommits(store, pool, jobs, perJob) {
+  const started = await Promise.all(Array.from({ length: jobs }, () => startedJob(store)));
+  const t0 = performance.now();
+  await Promise.all(
+    started.map(async (job) => {
+      let current = job;
+      for (let i = 0; i < perJob; i++) {
+        const next = prepareCommit(current, current.id, current.version, [progress(i)], new Date());
+        await pool.query({
+          name: 'raw_commit',
+          text: 'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb, false)',
+          values: [
+            current.id,
+            current.version,
+            JSON.stringify(next.job),
+            JSON.stringify(next.events),
+          ],
+        });
+        current = next.job;
+      }
+    }),
+  );
+  return (jobs * perJob * 1000) / (performance.now() - t0);
+}
+
 async function commitsManyJobs(store, jobs, perJob) {
   const started = await Promise.all(Array.from({ length: jobs }, () => startedJob(store)));
   const t0 = performance.now();
@@ -97,8 +128,9 @@ function percentile(sorted, p) {
 }
 
 // A worker on store A commits at a steady pace (a coalesced tracker writes ~20/s per job;
-// here 100/s); a viewer on store B is subscribed. Latency = from calling commit on A to
-// the event reaching B's listener.
+// here 100/s) and, as a ProgressTracker watching for a cancel does, is subscribed to its
+// job; a viewer on store B is subscribed. Latency = from calling commit on A to the event
+// reaching B's listener.
 async function latency(a, b, samples, load) {
   let job = await startedJob(a);
   const sentAt = new Map();
@@ -107,6 +139,7 @@ async function latency(a, b, samples, load) {
   const done = new Promise((r) => {
     resolveDone = r;
   });
+  const unwatch = await a.subscribe(job.id, () => {});
   const unsubscribe = await b.subscribe(job.id, (event) => {
     const t = sentAt.get(event.id);
     if (t !== undefined) got.push(performance.now() - t);
@@ -135,6 +168,7 @@ async function latency(a, b, samples, load) {
   stopLoad = true;
   await loadRun;
   unsubscribe();
+  unwatch();
   const sorted = got.sort((x, y) => x - y);
   return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length };
 }
@@ -150,30 +184,52 @@ dbUrl.pathname = `/${name}`;
 const pool = new pg.Pool({ connectionString: dbUrl.toString(), max: POOL });
 // DROP DATABASE ... WITH (FORCE) at the end ends idle connections; that is expected.
 pool.on('error', () => {});
-const a = new PostgresJobStore({ connectionString: dbUrl.toString(), poolConfig: { max: POOL } });
-const b = new PostgresJobStore({ connectionString: dbUrl.toString(), poolConfig: { max: POOL } });
+const store = (notify) =>
+  new PostgresJobStore({ connectionString: dbUrl.toString(), poolConfig: { max: POOL }, notify });
+const modes = {
+  after: {
+    name: "notify 'after-commit' (default)",
+    a: store('after-commit'),
+    b: store('after-commit'),
+  },
+  inTx: { name: "notify 'in-transaction'", a: store('in-transaction'), b: store('in-transaction') },
+};
+const stores = Object.values(modes).flatMap((m) => [m.a, m.b]);
 try {
-  await a.migrate();
-  await b.ready();
+  await modes.after.a.migrate();
+  for (const s of stores) await s.ready();
   // Warm up connections and plans.
   await bareInserts(pool, 10, 50);
-  await commitsOneJob(a, 200);
+  for (const m of Object.values(modes)) await commitsOneJob(m.a, 200);
+  await rawCommits(modes.after.a, pool, 10, 20);
 
-  // The machine is shared and noisy: alternate short rounds of the ceiling and the store
-  // and compare medians, so both see the same conditions.
-  const rounds = { bareOne: [], oneJob: [], bareMany: [], manyJobs: [] };
+  // The machine is shared and noisy: alternate short rounds of the ceiling and the stores
+  // and compare medians, so all see the same conditions.
+  const rounds = { bareOne: [], bareMany: [], raw: [], batchOne: [], batchMany: [] };
+  for (const m of Object.values(modes)) Object.assign(m, { oneJob: [], manyJobs: [] });
+  const { after, inTx } = modes;
   for (let r = 0; r < ROUNDS; r++) {
     rounds.bareOne.push(await bareInserts(pool, 1, Math.round(ONE_JOB / ROUNDS)));
-    rounds.oneJob.push(await commitsOneJob(a, Math.round(ONE_JOB / ROUNDS)));
+    let sent = after.a.notifyBatches;
+    after.oneJob.push(await commitsOneJob(after.a, Math.round(ONE_JOB / ROUNDS)));
+    rounds.batchOne.push(Math.round(ONE_JOB / ROUNDS) / (after.a.notifyBatches - sent));
+    inTx.oneJob.push(await commitsOneJob(inTx.a, Math.round(ONE_JOB / ROUNDS)));
     rounds.bareMany.push(await bareInserts(pool, JOBS, PER_JOB));
-    rounds.manyJobs.push(await commitsManyJobs(a, JOBS, PER_JOB));
+    sent = after.a.notifyBatches;
+    after.manyJobs.push(await commitsManyJobs(after.a, JOBS, PER_JOB));
+    // Creating and starting the jobs notifies too (200 commits of the 3,000 + 200).
+    rounds.batchMany.push((JOBS * (PER_JOB + 2)) / (after.a.notifyBatches - sent));
+    inTx.manyJobs.push(await commitsManyJobs(inTx.a, JOBS, PER_JOB));
+    rounds.raw.push(await rawCommits(after.a, pool, JOBS, PER_JOB));
   }
   const bareOne = median(rounds.bareOne);
-  const oneJob = median(rounds.oneJob);
   const bareMany = median(rounds.bareMany);
-  const manyJobs = median(rounds.manyJobs);
-  const quiet = await latency(a, b, LATENCY_SAMPLES, 0);
-  const loaded = await latency(a, b, Math.round(LATENCY_SAMPLES / 2), 20);
+  const raw = median(rounds.raw);
+  for (const m of Object.values(modes)) {
+    m.quiet = await latency(m.a, m.b, LATENCY_SAMPLES, 0);
+    m.loaded = await latency(m.a, m.b, Math.round(LATENCY_SAMPLES / 2), 20);
+  }
+  const ratio = (x, of) => `${(x / of).toFixed(2)}x bare insert`;
 
   printTable(
     `Postgres store (PostgreSQL ${(await pool.query('show server_version')).rows[0].server_version}, pool of ${POOL})`,
@@ -184,36 +240,47 @@ try {
         fmt(bareOne),
         '1.00x (ceiling)',
       ],
-      [
-        'PostgresJobStore.commit, one job (commits/s)',
-        fmt(oneJob),
-        `${(oneJob / bareOne).toFixed(2)}x bare insert (median of ${ROUNDS} alternating rounds)`,
-      ],
+      ...Object.values(modes).map((m) => [
+        `PostgresJobStore.commit, one job, ${m.name} (commits/s)`,
+        fmt(median(m.oneJob)),
+        `${ratio(median(m.oneJob), bareOne)} (median of ${ROUNDS} alternating rounds)`,
+      ]),
       [
         `bare INSERT through pg, ${JOBS} loops in parallel (rows/s)`,
         fmt(bareMany),
         '1.00x (ceiling)',
       ],
+      ...Object.values(modes).map((m) => [
+        `PostgresJobStore.commit, ${JOBS} jobs in parallel x ${PER_JOB}, ${m.name} (commits/s)`,
+        fmt(median(m.manyJobs)),
+        ratio(median(m.manyJobs), bareMany),
+      ]),
       [
-        `PostgresJobStore.commit, ${JOBS} jobs in parallel x ${PER_JOB} (commits/s)`,
-        fmt(manyJobs),
-        `${(manyJobs / bareMany).toFixed(2)}x bare insert`,
+        `jobstream_commit straight through pg, no NOTIFY, ${JOBS} loops x ${PER_JOB} (commits/s)`,
+        fmt(raw),
+        `${ratio(raw, bareMany)}: the SQL function alone`,
       ],
       [
-        `commit on A → delivery on B, p50 / p99 (ms), ${quiet.n} events`,
-        `${ms(quiet.p50)} / ${ms(quiet.p99)}`,
-        'one job, 100 commits/s, other store',
+        "commits per notifying statement, 'after-commit': one job / 100 jobs",
+        `${median(rounds.batchOne).toFixed(1)} / ${median(rounds.batchMany).toFixed(1)}`,
+        'median',
       ],
-      [
-        `same, while 20 other jobs commit flat out, p50 / p99 (ms), ${loaded.n} events`,
-        `${ms(loaded.p50)} / ${ms(loaded.p99)}`,
-        'delivery under write load',
-      ],
+      ...Object.values(modes).flatMap((m) => [
+        [
+          `commit on A → delivery on B, ${m.name}, p50 / p99 (ms), ${m.quiet.n} events`,
+          `${ms(m.quiet.p50)} / ${ms(m.quiet.p99)}`,
+          'one job, 100 commits/s, other store',
+        ],
+        [
+          `same, while 20 other jobs commit flat out, p50 / p99 (ms), ${m.loaded.n} events`,
+          `${ms(m.loaded.p50)} / ${ms(m.loaded.p99)}`,
+          'delivery under write load',
+        ],
+      ]),
     ],
   );
 } finally {
-  await a.close();
-  await b.close();
+  for (const s of stores) await s.close();
   await pool.end();
   const cleanup = new pg.Client({ connectionString: url });
   await cleanup.connect();

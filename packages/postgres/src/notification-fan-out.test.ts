@@ -5,16 +5,18 @@ import type { SqlDriver } from './sql-driver.js';
 
 // The fan-out's bookkeeping with a scripted driver; the real LISTEN path is covered by
 // tests/fan-out.test.ts against PostgreSQL.
-function harness(options: { failVersionOnce?: boolean } = {}) {
+function harness(options: { failVersionOnce?: boolean; catchUpIntervalMs?: number } = {}) {
   const table: JobEvent[] = [];
   let notify: ((payload: string) => void) | null = null;
   let lose: ((error: unknown) => void) | null = null;
   let listens = 0;
   let failVersion = options.failVersionOnce ?? false;
   let gate: Promise<void> | null = null;
+  let versionQueries = 0;
   const driver: SqlDriver = {
     query: async () => [],
-    runScript: async () => {},
+    runScripts: async () => {},
+    notify: async () => {},
     listen: async (_channel, onPayload, onLost) => {
       listens++;
       notify = onPayload;
@@ -39,7 +41,12 @@ function harness(options: { failVersionOnce?: boolean } = {}) {
       }
       return table.length;
     },
+    currentVersions: async (ids) => {
+      versionQueries++;
+      return new Map(ids.map((id) => [id, table.length]));
+    },
     reconnectDelayMs: 1,
+    catchUpIntervalMs: options.catchUpIntervalMs ?? 0,
   });
   return {
     fanOut,
@@ -60,6 +67,7 @@ function harness(options: { failVersionOnce?: boolean } = {}) {
       return release;
     },
     listens: () => listens,
+    versionQueries: () => versionQueries,
   };
 }
 
@@ -108,6 +116,54 @@ describe('NotificationFanOut', () => {
     expect(seen).toEqual([1, 2, 3]);
     expect(h.listens()).toBe(2);
     expect(h.fanOut.reconnects).toBe(1);
+    await h.fanOut.close();
+  });
+
+  it("announce() wakes this store's subscribers without waiting for the notification", async () => {
+    const h = harness();
+    const seen: number[] = [];
+    await h.fanOut.subscribe('j', (e) => seen.push(e.id));
+    h.fanOut.announce('j', h.append(2));
+    await until(() => seen.length === 2);
+    // The notification that comes back later finds nothing new: no duplicates.
+    h.notify(1, 2);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(seen).toEqual([1, 2]);
+    await h.fanOut.close();
+  });
+
+  it('the catch-up poll delivers events that no notification announced, once', async () => {
+    const h = harness({ catchUpIntervalMs: 10 });
+    const seen: number[] = [];
+    const off = await h.fanOut.subscribe('j', (e) => seen.push(e.id));
+    h.append(3); // a writer that died before notifying
+    await until(() => seen.length === 3);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(h.fanOut.catchUps).toBe(1);
+    h.notify(1, 3); // a late notification repeats nothing
+    await new Promise((r) => setTimeout(r, 40));
+    expect(seen).toEqual([1, 2, 3]);
+    expect(h.fanOut.catchUps).toBe(1);
+    // Without subscribers the poll stops.
+    off();
+    await new Promise((r) => setTimeout(r, 30));
+    const polls = h.versionQueries();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.versionQueries()).toBe(polls);
+    await h.fanOut.close();
+  });
+
+  it('with the poll off, an unannounced event waits for the next notification', async () => {
+    const h = harness({ catchUpIntervalMs: 0 });
+    const seen: number[] = [];
+    await h.fanOut.subscribe('j', (e) => seen.push(e.id));
+    h.append(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([]);
+    expect(h.versionQueries()).toBe(0);
+    h.notify(2, h.append(1));
+    await until(() => seen.length === 2);
+    expect(seen).toEqual([1, 2]);
     await h.fanOut.close();
   });
 });

@@ -25,15 +25,27 @@ export interface FanOutOptions {
   readEvents: (jobId: string, after: number, limit: number) => Promise<JobEvent[]>;
   /** The job's current version (0 when it does not exist). */
   currentVersion: (jobId: string) => Promise<number>;
+  /** The current versions of these jobs (missing: the job does not exist). */
+  currentVersions: (jobIds: readonly string[]) => Promise<Map<string, number>>;
   /** First delay before reconnecting a dropped listener; doubles up to 5 s. @default 100 */
   reconnectDelayMs?: number;
+  /** Interval of the catch-up poll over followed jobs; 0 turns it off. @default 5000 */
+  catchUpIntervalMs?: number;
 }
+
+/** Jobs whose versions one catch-up query reads. */
+const CATCH_UP_BATCH = 1000;
 
 /**
  * One listening connection per store, multiplexing every subscription. Notifications are
  * pointers; the events are read from the table, in id order, once per job however many
  * subscribers it has. After the connection drops it reconnects and reads whatever was
  * committed meanwhile, so a subscriber misses nothing.
+ *
+ * A notification can also never come: a writer that notifies after its commit (the
+ * default of `PostgresJobStore`) may die between the two. So while there are subscribers,
+ * a slow poll reads the versions of every followed job in one query and reads the events
+ * of any job that moved past what was delivered.
  */
 export class NotificationFanOut {
   readonly #options: FanOutOptions;
@@ -43,11 +55,18 @@ export class NotificationFanOut {
   #unlisten: (() => Promise<void>) | null = null;
   #reconnectDelay: number;
   #reconnects = 0;
+  #catchUpTimer: ReturnType<typeof setTimeout> | null = null;
+  #catchUps = 0;
   #closed = false;
 
   constructor(options: FanOutOptions) {
     this.#options = options;
     this.#reconnectDelay = options.reconnectDelayMs ?? 100;
+  }
+
+  /** How many times the catch-up poll found a followed job past what notifications announced. */
+  get catchUps(): number {
+    return this.#catchUps;
   }
 
   /** Live subscriptions across all jobs. */
@@ -92,6 +111,7 @@ export class NotificationFanOut {
       );
       this.#feeds.set(jobId, created);
       feed = created;
+      this.#scheduleCatchUp();
     }
     const target = feed;
     // A wrapper, so one function subscribed twice is two subscriptions.
@@ -112,8 +132,21 @@ export class NotificationFanOut {
     return unsubscribe;
   }
 
+  /**
+   * This store committed up to `last` on `jobId`: wake its own subscribers now rather than
+   * when the notification comes back from the database.
+   */
+  announce(jobId: string, last: number): void {
+    const feed = this.#feeds.get(jobId);
+    if (!feed || !(last > feed.target)) return;
+    feed.target = last;
+    if (feed.last >= 0 && last > feed.last) void this.#pump(jobId, feed);
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    if (this.#catchUpTimer) clearTimeout(this.#catchUpTimer);
+    this.#catchUpTimer = null;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#feeds.clear();
@@ -183,13 +216,39 @@ export class NotificationFanOut {
     const a = payload.indexOf(':');
     const b = payload.indexOf(':', a + 1);
     if (a < 0 || b < 0) return;
-    const jobId = payload.slice(b + 1);
-    const feed = this.#feeds.get(jobId);
-    if (!feed) return;
-    const last = Number(payload.slice(a + 1, b));
-    if (!(last > feed.target)) return;
-    feed.target = last;
-    if (feed.last >= 0 && last > feed.last) void this.#pump(jobId, feed);
+    this.announce(payload.slice(b + 1), Number(payload.slice(a + 1, b)));
+  }
+
+  #scheduleCatchUp(): void {
+    const interval = this.#options.catchUpIntervalMs ?? 5000;
+    if (this.#catchUpTimer || this.#closed || !(interval > 0)) return;
+    const timer = setTimeout(() => {
+      void this.#catchUp().finally(() => {
+        if (this.#catchUpTimer === timer) this.#catchUpTimer = null;
+        if (this.#feeds.size > 0) this.#scheduleCatchUp();
+      });
+    }, interval);
+    timer.unref?.();
+    this.#catchUpTimer = timer;
+  }
+
+  async #catchUp(): Promise<void> {
+    const ids = [...this.#feeds].filter(([, feed]) => feed.last >= 0).map(([id]) => id);
+    for (let i = 0; i < ids.length && !this.#closed; i += CATCH_UP_BATCH) {
+      let versions: Map<string, number>;
+      try {
+        versions = await this.#options.currentVersions(ids.slice(i, i + CATCH_UP_BATCH));
+      } catch {
+        return; // The database is away; the next round (or the reconnect) catches up.
+      }
+      for (const [jobId, version] of versions) {
+        const feed = this.#feeds.get(jobId);
+        if (!feed || feed.last < 0 || !(version > Math.max(feed.target, feed.last))) continue;
+        this.#catchUps++;
+        feed.target = version;
+        void this.#pump(jobId, feed);
+      }
+    }
   }
 
   async #pump(jobId: string, feed: Feed): Promise<void> {

@@ -22,6 +22,7 @@ import {
   toDate,
 } from '@jobstream/core';
 import type pg from 'pg';
+import { CommitNotifier } from './commit-notifier.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.generated.js';
 import { NotificationFanOut } from './notification-fan-out.js';
 import { toJobstreamError } from './pg-errors.js';
@@ -36,6 +37,36 @@ interface CommonOptions {
   cacheSize?: number;
   /** First delay before re-opening a dropped listening connection (doubles up to 5 s). @default 100 */
   reconnectDelayMs?: number;
+  /**
+   * When listeners in other processes hear of a commit.
+   *
+   * - `'after-commit'`: the commit's transaction does not `NOTIFY`. Once it has committed,
+   *   the store sends its pointer, together with those of every other commit that finished
+   *   while the previous send was on its way (one statement, one round trip). Concurrent
+   *   commits do not wait for one another, and a subscriber hears of a commit about one
+   *   round trip later than with `'in-transaction'`. If this process dies (or loses the
+   *   database) between a commit and its notification, other processes' subscribers get
+   *   those events from their catch-up poll instead, up to `catchUpIntervalMs` late.
+   * - `'in-transaction'`: `jobstream_commit` notifies inside the commit's transaction, so
+   *   the notification is exactly as durable as the commit. PostgreSQL then serialises the
+   *   commits of all notifying transactions cluster-wide (a lock held through the commit,
+   *   WAL flush included), which caps the commit rate of concurrent jobs.
+   *
+   * Either way a subscriber receives every event once and in order; only the wake-up
+   * differs. Stores in both modes can share a database.
+   * @default 'after-commit'
+   * @example
+   * new PostgresJobStore({ connectionString, notify: 'in-transaction' })
+   */
+  notify?: 'after-commit' | 'in-transaction';
+  /**
+   * While this store has subscribers, it reads the versions of every job they follow (one
+   * query per 1,000 jobs) this often, and delivers events no notification announced: those
+   * of a writer that died between its commit and its after-commit notification. 0 turns the
+   * poll off (then such events wait for the job's next commit).
+   * @default 5000
+   */
+  catchUpIntervalMs?: number;
   /**
    * Use named prepared statements for the hot queries (commit, getJob, readEvents), which
    * saves parsing them on every call. Turn off behind a pooler in transaction mode that
@@ -98,10 +129,14 @@ function normaliseDrafts(drafts: readonly EventDraft[] | undefined): readonly Ev
  *   not at all (a connection dropped mid-commit leaves nothing). Of two commits on one
  *   version exactly one wins: the other's UPDATE re-checks the version after the row lock.
  * - `getJob` reads one row, so it never sees a half-written job.
- * - `subscribe` delivers events committed by any process on the same database, in id order
- *   per job, through one LISTEN connection per store (notifications carry only a pointer;
- *   the events are read from the table). After that connection drops, it reconnects and
- *   delivers what was committed meanwhile.
+ * - `subscribe` delivers events committed by any process on the same database, once each
+ *   and in id order per job, through one LISTEN connection per store (notifications carry
+ *   only a pointer; the events are read from the table). After that connection drops, it
+ *   reconnects and delivers what was committed meanwhile. Commits of this store reach its
+ *   own subscribers without waiting for the notification.
+ * - Notifications are sent after the commit by default (`notify`), batched: a writer that
+ *   dies between a commit and its notification delays those events for other processes'
+ *   subscribers by up to `catchUpIntervalMs` (their catch-up poll), never loses them.
  * - A schema older or newer than this package rejects every call with `schema_mismatch`
  *   (call `ready()` at start-up to find out at once).
  *
@@ -112,6 +147,7 @@ function normaliseDrafts(drafts: readonly EventDraft[] | undefined): readonly Ev
 export class PostgresJobStore implements JobStore {
   readonly #driver: SqlDriver;
   readonly #fanOut: NotificationFanOut;
+  readonly #notifier: CommitNotifier | null;
   readonly #cache = new Map<string, Job>();
   readonly #cacheSize: number;
   readonly #now: () => Date;
@@ -136,6 +172,17 @@ export class PostgresJobStore implements JobStore {
     this.#cacheSize = options.cacheSize ?? 1000;
     this.#prepared = options.preparedStatements ?? true;
     this.#now = options.now ?? (() => new Date());
+    const notify = options.notify ?? 'after-commit';
+    if (notify !== 'after-commit' && notify !== 'in-transaction') {
+      throw new JobstreamError(
+        'invalid_input',
+        `notify must be 'after-commit' or 'in-transaction', not ${String(notify)}.`,
+      );
+    }
+    this.#notifier =
+      notify === 'after-commit'
+        ? new CommitNotifier({ driver: this.#driver, prepared: this.#prepared })
+        : null;
     this.#fanOut = new NotificationFanOut({
       driver: this.#driver,
       readEvents: (jobId, after, limit) => this.#readEvents(jobId, after, limit),
@@ -146,7 +193,15 @@ export class PostgresJobStore implements JobStore {
         );
         return rows[0]?.version ?? 0;
       },
+      currentVersions: async (jobIds) => {
+        const rows = await this.#driver.query<{ id: string; version: number }>(
+          'select id, version from public.jobstream_jobs where id = any($1::text[])',
+          [jobIds],
+        );
+        return new Map(rows.map((row) => [row.id, row.version]));
+      },
       reconnectDelayMs: options.reconnectDelayMs,
+      catchUpIntervalMs: options.catchUpIntervalMs,
     });
   }
 
@@ -154,12 +209,13 @@ export class PostgresJobStore implements JobStore {
   static readonly schemaVersion: number = SCHEMA_VERSION;
 
   /**
-   * Applies the schema (the same SQL as `@jobstream/supabase/migrations`), idempotently, in
-   * one transaction, under an advisory lock so concurrent start-ups do not race.
+   * Applies the schema (the same SQL as `@jobstream/supabase/migrations`, every file in
+   * name order), idempotently, in one transaction, under an advisory lock so concurrent
+   * start-ups do not race. A database on an older schema version is brought up to date.
    */
   async migrate(): Promise<void> {
     try {
-      for (const migration of MIGRATIONS) await this.#driver.runScript(migration.sql);
+      await this.#driver.runScripts(MIGRATIONS.map((migration) => migration.sql));
     } catch (error) {
       throw toJobstreamError(error, 'migrate');
     }
@@ -243,11 +299,13 @@ export class PostgresJobStore implements JobStore {
 
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input, this.#now());
-    await this.#query('createJob', 'select public.jobstream_create($1::jsonb, $2::jsonb)', [
-      JSON.stringify(job),
-      JSON.stringify(event),
-    ]);
+    await this.#query(
+      'createJob',
+      'select public.jobstream_create($1::jsonb, $2::jsonb, $3::boolean)',
+      [JSON.stringify(job), JSON.stringify(event), this.#notifier === null],
+    );
     this.#remember(job);
+    this.#committed(job.id, 1, 1);
     return { job, event };
   }
 
@@ -282,16 +340,23 @@ export class PostgresJobStore implements JobStore {
     try {
       await this.#query(
         'commit',
-        'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb)',
-        [jobId, expected, JSON.stringify(job), JSON.stringify(events)],
-        'jobstream_commit_v1',
+        'select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb, $5::boolean)',
+        [jobId, expected, JSON.stringify(job), JSON.stringify(events), this.#notifier === null],
+        'jobstream_commit_v2',
       );
     } catch (error) {
       this.#cache.delete(jobId);
       throw error;
     }
     this.#remember(job);
+    this.#committed(jobId, expected + 1, job.version);
     return { job, events };
+  }
+
+  /** Events `first`…`last` of `jobId` are committed: tell this store's and others' subscribers. */
+  #committed(jobId: string, first: number, last: number): void {
+    this.#notifier?.notify(jobId, first, last);
+    this.#fanOut.announce(jobId, last);
   }
 
   async readEvents(
@@ -365,11 +430,28 @@ export class PostgresJobStore implements JobStore {
     return this.#fanOut.reconnects;
   }
 
-  /** Closes the listening connection, and the pool if the store opened it. Idempotent. */
+  /**
+   * With `notify: 'after-commit'`, how many notifying statements this store has sent (each
+   * carries the pointers of every commit that finished since the previous one); 0 otherwise.
+   */
+  get notifyBatches(): number {
+    return this.#notifier?.batches ?? 0;
+  }
+
+  /** How many times the catch-up poll found a followed job ahead of every notification. */
+  get catchUps(): number {
+    return this.#fanOut.catchUps;
+  }
+
+  /**
+   * Sends the notifications still pending, then closes the listening connection, and the
+   * pool if the store opened it. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#cache.clear();
+    await this.#notifier?.close();
     await this.#fanOut.close();
     await this.#driver.close();
   }

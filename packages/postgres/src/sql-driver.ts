@@ -14,8 +14,11 @@ export interface SqlDriver {
     params?: unknown[],
     name?: string,
   ): Promise<R[]>;
-  /** Runs a multi-statement script in one transaction, under a lock shared by all migrators. */
-  runScript(sql: string): Promise<void>;
+  /**
+   * Runs multi-statement scripts, in order, in one transaction, under a lock shared by all
+   * migrators (so nobody ever sees a state between two of them).
+   */
+  runScripts(scripts: readonly string[]): Promise<void>;
   /**
    * Opens the listening connection: `onPayload` gets each notification on `channel`;
    * `onLost` is called once if the connection drops afterwards. Resolves once listening.
@@ -25,6 +28,12 @@ export interface SqlDriver {
     onPayload: (payload: string) => void,
     onLost: (error: unknown) => void,
   ): Promise<() => Promise<void>>;
+  /**
+   * Sends one notification per payload on `channel`, in one statement. Goes through the
+   * listening connection while one is open (it is idle, so the notification does not queue
+   * behind the pool's commits), through the pool otherwise.
+   */
+  notify(channel: string, payloads: readonly string[], name?: string): Promise<void>;
   /** Releases what the driver opened itself (never a pool or PGlite the caller passed in). */
   close(): Promise<void>;
 }
@@ -32,10 +41,15 @@ export interface SqlDriver {
 // Any 64-bit key will do: it only has to be the same for every jobstream migrator.
 const MIGRATION_LOCK = 'select pg_advisory_xact_lock(7245915374619834205)';
 
+/** One statement, one transaction, one notification per payload. */
+const NOTIFY_BATCH = 'select pg_notify($1, p) from unnest($2::text[]) p';
+
 export class PgDriver implements SqlDriver {
   readonly #pool: pg.Pool;
   readonly #ownsPool: boolean;
   readonly #clientConfig: pg.ClientConfig;
+  /** The listening connection while it is open and LISTENing. */
+  #listener: pg.Client | null = null;
 
   constructor(
     options: { pool: pg.Pool } | { connectionString: string; poolConfig?: pg.PoolConfig },
@@ -70,13 +84,13 @@ export class PgDriver implements SqlDriver {
     return result.rows as R[];
   }
 
-  async runScript(sql: string): Promise<void> {
+  async runScripts(scripts: readonly string[]): Promise<void> {
     const client = await this.#pool.connect();
     let broken: unknown;
     try {
       await client.query('begin');
       await client.query(MIGRATION_LOCK);
-      await client.query(sql);
+      for (const sql of scripts) await client.query(sql);
       await client.query('commit');
     } catch (error) {
       broken = error;
@@ -96,6 +110,7 @@ export class PgDriver implements SqlDriver {
     let closing = false;
     let lost = false;
     const lose = (error: unknown) => {
+      if (this.#listener === client) this.#listener = null;
       if (closing || lost) return;
       lost = true;
       client.end().catch(() => {});
@@ -114,10 +129,22 @@ export class PgDriver implements SqlDriver {
       await client.end().catch(() => {});
       throw error;
     }
+    if (!lost) this.#listener = client;
     return async () => {
       closing = true;
+      if (this.#listener === client) this.#listener = null;
       await client.end().catch(() => {});
     };
+  }
+
+  async notify(channel: string, payloads: readonly string[], name?: string): Promise<void> {
+    const values = [channel, payloads];
+    const listener = this.#listener;
+    if (listener) await listener.query({ text: NOTIFY_BATCH, values });
+    else
+      await this.#pool.query(
+        name ? { name, text: NOTIFY_BATCH, values } : { text: NOTIFY_BATCH, values },
+      );
   }
 
   async close(): Promise<void> {
@@ -145,10 +172,10 @@ export class PGliteDriver implements SqlDriver {
     return result.rows;
   }
 
-  async runScript(sql: string): Promise<void> {
+  async runScripts(scripts: readonly string[]): Promise<void> {
     await this.#db.transaction(async (tx) => {
       await tx.exec(MIGRATION_LOCK);
-      await tx.exec(sql);
+      for (const sql of scripts) await tx.exec(sql);
     });
   }
 
@@ -159,6 +186,10 @@ export class PGliteDriver implements SqlDriver {
   ): Promise<() => Promise<void>> {
     // An embedded database has no connection to lose.
     return this.#db.listen(channel, onPayload);
+  }
+
+  async notify(channel: string, payloads: readonly string[]): Promise<void> {
+    await this.#db.query(NOTIFY_BATCH, [channel, payloads]);
   }
 
   async close(): Promise<void> {}

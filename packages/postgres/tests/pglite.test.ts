@@ -45,6 +45,26 @@ runJobStoreConformance({
   timeoutMs: 30_000,
 });
 
+// The default above notifies after the commit; the other mode on an in-memory instance.
+let memory: PGlite | undefined;
+runJobStoreConformance({
+  name: "PostgresJobStore (PGlite, notify 'in-transaction')",
+  create: async () => {
+    memory = await PGlite.create();
+    const store = new PostgresJobStore({ pglite: memory, notify: 'in-transaction' });
+    await store.migrate();
+    return store;
+  },
+  createPeer: () => new PostgresJobStore({ pglite: memory!, notify: 'in-transaction' }),
+  cleanup: async (store) => {
+    await store.close();
+    await memory?.close();
+    memory = undefined;
+  },
+  listenerCount: (store) => store.listenerCount(),
+  timeoutMs: 30_000,
+});
+
 describe('PostgresJobStore on PGlite', () => {
   it('keeps jobs on disk across a restart of the embedded database', async () => {
     expect(keptJobId).not.toBe('');

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isJobstreamError } from '@jobstream/core';
+import { isJobstreamError, prepareCommit, prepareCreate } from '@jobstream/core';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs build script without types
 import { renderMigrations } from '../scripts/embed-migrations.mjs';
@@ -169,6 +170,116 @@ LIMIT 20;`,
     } finally {
       await newer.close();
       await store.migrate();
+    }
+  });
+});
+
+// A database that an app on the first release migrated: only 20261128000000_jobstream.sql.
+describe.skipIf(skipReason !== null)('upgrading a database from schema version 1', () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase('jobstream_upgrade');
+    const first = MIGRATIONS[0];
+    if (first?.name !== '20261128000000_jobstream.sql') throw new Error('first migration moved');
+    await database.admin.query(first.sql);
+  }, 60_000);
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  async function signatures(): Promise<string[]> {
+    const { rows } = await database.admin.query<{ fn: string }>(
+      `select oid::regprocedure::text as fn from pg_proc
+       where pronamespace = 'public'::regnamespace and proname in ('jobstream_create', 'jobstream_commit')
+       order by 1`,
+    );
+    return rows.map((r) => r.fn);
+  }
+
+  it('is refused with schema_mismatch naming both versions, then migrate() brings it up to date', async () => {
+    // A job written by the old release, through the old functions.
+    const old = new PostgresJobStore({ connectionString: database.url });
+    const { job, event } = prepareCreate(newJob('upgrader'));
+    await database.admin.query('select public.jobstream_create($1::jsonb, $2::jsonb)', [
+      JSON.stringify(job),
+      JSON.stringify(event),
+    ]);
+    expect(await signatures()).toEqual([
+      'jobstream_commit(text,integer,jsonb,jsonb)',
+      'jobstream_create(jsonb,jsonb)',
+    ]);
+    try {
+      await expect(old.ready()).rejects.toSatisfy(
+        (e) =>
+          isJobstreamError(e, 'schema_mismatch') &&
+          /version 1\b.*needs version 2.*migrate\(\)/.test((e as Error).message),
+      );
+      await expect(old.commit(job.id, { expectedVersion: 1, events: [] })).rejects.toSatisfy((e) =>
+        isJobstreamError(e, 'schema_mismatch'),
+      );
+    } finally {
+      await old.close();
+    }
+
+    const store = new PostgresJobStore({ connectionString: database.url });
+    try {
+      await store.migrate();
+      await expect(store.ready()).resolves.toBeUndefined();
+      expect(await signatures()).toEqual([
+        'jobstream_commit(text,integer,jsonb,jsonb,boolean)',
+        'jobstream_create(jsonb,jsonb,boolean)',
+      ]);
+      // The old job carries on, and a subscriber elsewhere hears of it.
+      const follower = new PostgresJobStore({ connectionString: database.url });
+      const seen: number[] = [];
+      const off = await follower.subscribe(job.id, (e) => seen.push(e.id));
+      await store.commit(job.id, {
+        expectedVersion: 1,
+        events: [{ type: 'job_started', data: {} }],
+      });
+      for (let i = 0; i < 500 && seen.length === 0; i++)
+        await new Promise((r) => setTimeout(r, 10));
+      off();
+      await follower.close();
+      expect(seen).toEqual([2]);
+      // An instance of the old release still running calls with four arguments: that
+      // reaches the new function, which then notifies in the transaction as before.
+      const listener = new pg.Client({ connectionString: database.url });
+      await listener.connect();
+      const heard: string[] = [];
+      listener.on('notification', (m) => heard.push(m.payload ?? ''));
+      try {
+        await listener.query('listen jobstream');
+        const current = await store.getJob(job.id);
+        const next = prepareCommit(
+          current,
+          job.id,
+          2,
+          [{ type: 'step_started', data: { step: 'fetch_questions', stepIndex: 1 } }] as never[],
+          new Date(),
+        );
+        await database.admin.query('select public.jobstream_commit($1, $2, $3::jsonb, $4::jsonb)', [
+          job.id,
+          2,
+          JSON.stringify(next.job),
+          JSON.stringify(next.events),
+        ]);
+        for (let i = 0; i < 500 && heard.length === 0; i++)
+          await new Promise((r) => setTimeout(r, 10));
+        expect(heard).toEqual([`3:3:${job.id}`]);
+      } finally {
+        await listener.end();
+      }
+      // Migrating again (every start-up does) changes nothing.
+      await store.migrate();
+      expect(await signatures()).toEqual([
+        'jobstream_commit(text,integer,jsonb,jsonb,boolean)',
+        'jobstream_create(jsonb,jsonb,boolean)',
+      ]);
+      expect((await store.getJob(job.id))?.version).toBe(3);
+    } finally {
+      await store.close();
     }
   });
 });

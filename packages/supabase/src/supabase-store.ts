@@ -25,7 +25,7 @@ import { type ChannelLike, LiveEvents } from './live-events.js';
 import { type PostgrestErrorLike, toJobstreamError } from './supabase-errors.js';
 
 /** The schema version of the migrations this package ships (`jobstream_schema_version()`). */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 interface PostgrestResult {
   data: unknown;
@@ -102,7 +102,9 @@ function toEvent(jobId: string, row: EventRow): JobEvent {
  * Guarantees: the same as `PostgresJobStore` for writes (atomic commit, exactly one of two
  * commits on a version wins, no half-written job). `subscribe` delivers each committed
  * event once per subscriber and in id order, from Realtime or, when Realtime is down or
- * drops an insert, from polling the events table.
+ * drops an insert, from polling the events table. Writes do not `NOTIFY` (Realtime does
+ * not need it): a `PostgresJobStore` following these jobs on the same database gets them
+ * from its catch-up poll only.
  *
  * @example
  * import WebSocket from 'ws';
@@ -228,7 +230,13 @@ export class SupabaseJobStore implements JobStore {
 
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input, this.#now());
-    await this.#rpc('createJob', 'jobstream_create', { p_job: job, p_event: event });
+    await this.#rpc('createJob', 'jobstream_create', {
+      p_job: job,
+      p_event: event,
+      // Realtime streams the inserted rows from the WAL; a NOTIFY would only make commits
+      // across the whole database wait for one another.
+      p_notify: false,
+    });
     this.#remember(job);
     return { job, event };
   }
@@ -268,6 +276,7 @@ export class SupabaseJobStore implements JobStore {
         p_expected_version: expected,
         p_job: job,
         p_events: events,
+        p_notify: false,
       });
     } catch (error) {
       this.#cache.delete(jobId);

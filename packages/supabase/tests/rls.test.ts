@@ -266,6 +266,30 @@ describe.skipIf(skipReason !== null)('migrations and row level security', () => 
     expect(rows).toEqual([{ jobs: 0, events: 0 }]);
   });
 
+  it('the writing functions have one signature each (with p_notify) and the privileges of version 1', async () => {
+    const { rows } = await database.admin.query<{ fn: string; role: string; can: boolean }>(
+      `select p.oid::regprocedure::text as fn, r.rolname as role,
+              has_function_privilege(r.rolname, p.oid, 'execute') as can
+       from pg_proc p cross join pg_roles r
+       where p.pronamespace = 'public'::regnamespace
+         and p.proname in ('jobstream_create', 'jobstream_commit')
+         and r.rolname in ('anon', 'authenticated', 'service_role')
+       order by 1, 2`,
+    );
+    expect(rows).toEqual([
+      { fn: 'jobstream_commit(text,integer,jsonb,jsonb,boolean)', role: 'anon', can: false },
+      {
+        fn: 'jobstream_commit(text,integer,jsonb,jsonb,boolean)',
+        role: 'authenticated',
+        can: false,
+      },
+      { fn: 'jobstream_commit(text,integer,jsonb,jsonb,boolean)', role: 'service_role', can: true },
+      { fn: 'jobstream_create(jsonb,jsonb,boolean)', role: 'anon', can: false },
+      { fn: 'jobstream_create(jsonb,jsonb,boolean)', role: 'authenticated', can: false },
+      { fn: 'jobstream_create(jsonb,jsonb,boolean)', role: 'service_role', can: true },
+    ]);
+  });
+
   it('puts the events table in the supabase_realtime publication', async () => {
     const { rows } = await database.admin.query(
       `select tablename from pg_publication_tables where pubname = 'supabase_realtime'`,

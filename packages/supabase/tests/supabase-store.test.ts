@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { followJob, isJobstreamError, type JobEvent, ProgressTracker } from '@jobstream/core';
 import { setupServer } from 'msw/node';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SupabaseJobStore } from '../src/index.js';
 import { postgrestEmulator, realtimeUnavailable, signJwt } from './postgrest-emulator.js';
@@ -94,6 +95,28 @@ describe.skipIf(skipReason !== null)('SupabaseJobStore', () => {
     expect(received.map((e) => e.id)).toEqual(received.map((_, i) => i + 1));
     expect(received.at(-1)?.type).toBe('job_cancelled');
     tracker.close();
+  });
+
+  it('writes do not NOTIFY: Realtime reads the WAL, and a NOTIFY would serialise commits', async () => {
+    const listener = new pg.Client({ connectionString: database.url });
+    await listener.connect();
+    const heard: string[] = [];
+    listener.on('notification', (message) => heard.push(message.payload ?? ''));
+    try {
+      await listener.query('listen jobstream');
+      const { job } = await a.createJob({ ownerId: alice, kind: 'course', input: {}, steps });
+      await a.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] });
+      // Notifications arrive in commit order: once the marker is heard, any notification
+      // of the writes above would have been heard first.
+      await database.admin.query(`select pg_notify('jobstream', 'marker')`);
+      for (let i = 0; i < 500 && !heard.includes('marker'); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(heard).toEqual(['marker']);
+      expect(await b.readEvents(job.id)).toHaveLength(2);
+    } finally {
+      await listener.end();
+    }
   });
 
   it('a store with the anon key can neither write nor read', async () => {
