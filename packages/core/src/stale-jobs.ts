@@ -13,7 +13,10 @@ export interface StaleJobRules {
    * A `running` job whose `updatedAt` is older than this is taken for abandoned: the
    * process running it died (a deploy, a crash, a serverless time limit). Must exceed the
    * longest time a live job goes without a write: a tracker writes on every step, topic
-   * and (coalesced) progress call, so report progress during a long quiet call.
+   * and (coalesced) progress call, so report progress during a long quiet call. There
+   * is no keep-alive write: it would be an event every viewer receives. `updatedAt` is
+   * stamped by the writer's clock and compared with `now`, so instances' clocks must
+   * agree to well within this.
    */
   staleAfterMs: number;
   /**
