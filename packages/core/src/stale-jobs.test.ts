@@ -82,7 +82,8 @@ describe('failStaleJobs', () => {
       step: 'lessons',
       details: { staleAfterMs: 10 * MINUTE },
     });
-    expect(failed?.error?.message).toMatch(/stopped reporting \(last update 11 minutes ago\)/);
+    expect(failed?.error?.message).toMatch(/^This job stopped making progress 11 minutes ago /);
+    expect(failed?.error?.message).toMatch(/Resume it to continue from the last finished step\.$/);
     expect(failed?.steps.map((s) => s.status)).toEqual(['completed', 'failed', 'pending']);
     const last = (await store.readEvents(dead.jobId)).at(-1) as JobEvent;
     expect(last.type === 'job_failed' && last.data.failedStep).toBe('lessons');

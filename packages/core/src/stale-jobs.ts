@@ -74,7 +74,10 @@ export function isJobStale(job: Job, rules: StaleJobRules): boolean {
   return Number.isFinite(updated) && now - updated > limit;
 }
 
-/** The events that end a stale job: a `job_failed` a person can read, and retry. */
+/**
+ * The events that end a stale job. The message is what the progress modal shows the
+ * person waiting, so it says what happened in their words and what to do next.
+ */
 function staleDrafts(job: Job, rules: StaleJobRules): EventDraft[] {
   const now = (rules.now ?? new Date()).getTime();
   const lastUpdateAt = job.updatedAt;
@@ -83,7 +86,7 @@ function staleDrafts(job: Job, rules: StaleJobRules): EventDraft[] {
   if (job.status === 'pending') {
     const error: JobError = {
       code: NEVER_STARTED,
-      message: `No worker started this job (queued ${ago}); it was probably lost in dispatch. Retry it to run it again.`,
+      message: `This job never started (it was queued ${ago}); it was probably lost on its way to a worker. Resume it to try again.`,
       details: { lastUpdateAt, pendingAfterMs: rules.pendingAfterMs ?? null },
     };
     // Only a running job can fail, so it is started and failed in one atomic commit.
@@ -95,7 +98,7 @@ function staleDrafts(job: Job, rules: StaleJobRules): EventDraft[] {
   const running = job.steps.find((s) => s.status === 'running');
   const error: JobError = {
     code: WORKER_LOST,
-    message: `The worker running this job stopped reporting (last update ${ago}); it probably crashed, was redeployed or hit a time limit. Retry it to continue from the last finished step.`,
+    message: `This job stopped making progress ${ago} (the server running it was probably restarted, crashed or timed out). Resume it to continue from the last finished step.`,
     details: { lastUpdateAt, staleAfterMs: rules.staleAfterMs },
   };
   return [{ type: 'job_failed', data: { error, failedStep: running?.name ?? null } }];

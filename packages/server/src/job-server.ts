@@ -96,8 +96,8 @@ export interface JobServerOptions {
   /**
    * A `running` job not written for this long is taken for abandoned (its process died:
    * a deploy, a crash, a serverless time limit) and failed with `error.code`
-   * `worker_lost` when its status or stream is read, so no viewer watches a frozen job;
-   * the user can resume it. Must exceed the longest time a live job goes without a
+   * `worker_lost` when its status or stream is read (or it is resumed), so no viewer
+   * watches a frozen job; the user can resume it. Must exceed the longest time a live job goes without a
    * write (a long model call with no progress reported): a live job failed by mistake is
    * stopped (its tracker's `signal` aborts). `false` turns detection off.
    * @default 600_000 (10 minutes)
@@ -513,7 +513,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
   async function resumeJob(request: Request): Promise<Response> {
     const ownerId = await owner(request);
     const body = (await readJsonBody(request, maxBodyBytes)) as { jobId?: unknown } | null;
-    const job = await ownedJob(body?.jobId, ownerId);
+    // A frozen job can be retried directly, without a status read first.
+    const job = await settleStale(await ownedJob(body?.jobId, ownerId));
     if (job.status !== 'failed') {
       throw new JobstreamError(
         'invalid_transition',

@@ -157,6 +157,25 @@ describe('stale running jobs', () => {
     expect(await server.jobServer.sweepStaleJobs()).toEqual([]);
   });
 
+  it('resuming a frozen job fails it as stale first, then runs it again', async () => {
+    const clock = fakeClock();
+    const store = new MemoryJobStore({ now: clock.now });
+    server = await startServer({ store, now: clock.now });
+    const { job } = await store.createJob({
+      ownerId: 'alice',
+      kind: 'course',
+      input: { examId: 'x' },
+      steps: STEPS.map((name) => ({ name })),
+    });
+    await store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] });
+    expect((await post(`${server.base}/resume`, { jobId: job.id })).status).toBe(409);
+    clock.advance(11 * MINUTE);
+    expect((await post(`${server.base}/resume`, { jobId: job.id })).status).toBe(202);
+    await waitFor(async () => (await store.getJob(job.id))?.status === 'completed');
+    const types = (await store.readEvents(job.id)).map((e) => e.type);
+    expect(types.slice(0, 4)).toEqual(['job_created', 'job_started', 'job_failed', 'job_resumed']);
+  });
+
   it('fails a job lost in dispatch when its status is read (built-in dispatcher)', async () => {
     const clock = fakeClock();
     const store = new MemoryJobStore({ now: clock.now });
