@@ -22,6 +22,8 @@ export const ERROR_HTTP_STATUS = {
   job_cancelled: 409,
   schema_mismatch: 500,
   store_unavailable: 503,
+  /** Thrown at start-up by a misconfigured server; never answered over HTTP. */
+  invalid_config: 500,
   internal: 500,
 } as const;
 

@@ -16,6 +16,16 @@ export {
   parseNewJob,
   stepDefinitionSchema,
 } from './schemas.js';
+export {
+  type FailStaleJobsOptions,
+  type FailStaleJobsResult,
+  failStaleJob,
+  failStaleJobs,
+  isJobStale,
+  NEVER_STARTED,
+  type StaleJobRules,
+  WORKER_LOST,
+} from './stale-jobs.js';
 export type {
   CommitRequest,
   DeleteJobsFilter,

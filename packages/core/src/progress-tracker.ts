@@ -1,5 +1,5 @@
 import { isJobstreamError, JobstreamError } from './errors.js';
-import type { EventDraft, JobEvent } from './events.js';
+import { type EventDraft, isTerminalEventType, type JobEvent } from './events.js';
 import type { Job, JobError, JobStatus, JobStep, NewJob } from './job.js';
 import { roundProgress, weightedProgress } from './progress-math.js';
 import { isTerminalStatus } from './state-machine.js';
@@ -87,6 +87,11 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
   readonly #abort = new AbortController();
   #unwatch: (() => void) | null = null;
   #watching: Promise<void> | null = null;
+  /** This tracker's own commit of a terminal event is under way or done. */
+  #terminalInFlight = false;
+  #wroteTerminal = false;
+  /** Set once another writer ended (or restarted) the run this tracker was driving. */
+  #lost: JobstreamError | null = null;
 
   /**
    * Creates a job in `pending` and returns it (the seed's `ProgressTracker.createJob`).
@@ -125,7 +130,10 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
 
   /**
    * Aborts when the job is cancelled from anywhere; its `reason` is a `JobstreamError`
-   * with code `job_cancelled`. Reading it starts watching the store.
+   * with code `job_cancelled`. It also aborts, with code `job_finished`, when another
+   * writer ends the run this tracker is driving, e.g. `failStaleJobs` declared the worker
+   * lost while it was only quiet: the run must stop, as the user may already be retrying
+   * it. Every later write then rejects with that reason. Reading it starts watching the store.
    */
   get signal(): AbortSignal {
     void this.watch().catch(() => {});
@@ -154,6 +162,14 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     this.#watching ??= (async () => {
       const unsubscribe = await this.store.subscribe(this.jobId, (event: JobEvent) => {
         if (event.type === 'job_cancelled') this.#fireCancel(event.data.reason);
+        else if (
+          (event.type === 'job_failed' || event.type === 'job_completed') &&
+          !this.#terminalInFlight &&
+          !this.#wroteTerminal &&
+          this.#job?.status === 'running'
+        ) {
+          this.#fireLost(event.type === 'job_failed' ? 'failed' : 'completed', event);
+        }
       });
       if (this.#unwatch === null && !this.#closed) this.#unwatch = unsubscribe;
       else unsubscribe();
@@ -186,6 +202,21 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         },
       ),
     ); // Nothing more will happen to this job through this tracker.
+    this.close();
+  }
+
+  /** Stops this tracker for good: someone else ended the run it was driving. */
+  #fireLost(status: JobStatus, event?: JobEvent): void {
+    if (this.#lost || this.#abort.signal.aborted) return;
+    const error = event?.type === 'job_failed' ? event.data.error : null;
+    this.#lost = new JobstreamError(
+      'job_finished',
+      `Job ${this.jobId} was ${status === 'pending' || status === 'running' ? 'restarted' : status} by another writer${
+        error ? ` (${error.code ? `${error.code}: ` : ''}${error.message})` : ''
+      }; this run stops.`,
+      { details: { status, ...(error ? { error } : {}) } },
+    );
+    this.#abort.abort(this.#lost);
     this.close();
   }
 
@@ -364,6 +395,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
       false,
     );
     // fail() closed the watch; the next run must hear a cancel again.
+    this.#wroteTerminal = false;
     this.#closed = false;
     this.#watching = null;
     void this.watch().catch(() => {});
@@ -413,6 +445,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#write(() => [], false).catch((error) => {
+        if (this.#abort.signal.aborted) return; // the signal already tells the job
         if (!isJobstreamError(error, 'job_cancelled')) this.#backgroundError ??= error;
       });
     }, delay);
@@ -473,6 +506,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     reportBackground: boolean,
   ): Promise<Job<TInput, TResult, TStep>> {
     const run = async (): Promise<Job<TInput, TResult, TStep>> => {
+      if (this.#lost) throw this.#lost;
       if (reportBackground && this.#backgroundError) {
         const error = this.#backgroundError;
         this.#backgroundError = null;
@@ -489,11 +523,14 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           throw error;
         }
         if (drafts.length === 0) return job;
+        const terminal = drafts.some((d) => isTerminalEventType(d.type));
+        if (terminal) this.#terminalInFlight = true;
         try {
           const { job: next } = await this.store.commit(this.jobId, {
             expectedVersion: job.version,
             events: drafts,
           });
+          if (terminal) this.#wroteTerminal = true;
           this.#job = next as Job<TInput, TResult, TStep>;
           return this.#job;
         } catch (error) {
@@ -502,14 +539,42 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           if (!retriable) throw error;
           const fresh = await this.load();
           this.#throwIfCancelled(fresh);
+          await this.#throwIfRunLost(job, fresh);
           if (isJobstreamError(error, 'invalid_transition') || attempt >= this.#maxRetries)
             throw error;
         }
       }
     };
-    const result = this.#chain.then(run, run);
+    const guarded = () =>
+      run().finally(() => {
+        this.#terminalInFlight = false;
+      });
+    const result = this.#chain.then(guarded, guarded);
     this.#chain = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * A write against a running job lost a race. When the writer that won ended the run
+   * (failed, completed, or failed and resumed it, so a new run may be going), this run
+   * must stop rather than write into a job it no longer owns.
+   */
+  async #throwIfRunLost(
+    known: Job<TInput, TResult, TStep>,
+    fresh: Job<TInput, TResult, TStep>,
+  ): Promise<void> {
+    if (known.status !== 'running' || this.#wroteTerminal) return;
+    let ended = fresh.status === 'failed' || fresh.status === 'completed';
+    // Still running or pending: look for a fail and resume in between.
+    for (let after = known.version; !ended && after < fresh.version; ) {
+      const events = await this.store.readEvents(this.jobId, { after, limit: 1000 });
+      if (events.length === 0) break;
+      ended = events.some((e) => e.id <= fresh.version && isTerminalEventType(e.type));
+      after = (events[events.length - 1] as JobEvent).id;
+    }
+    if (!ended) return;
+    this.#fireLost(fresh.status);
+    throw this.#lost ?? this.#abort.signal.reason;
   }
 
   #throwIfCancelled(job: Job<TInput, TResult, TStep>): void {

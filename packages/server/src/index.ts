@@ -1,3 +1,4 @@
+export { JobServerConfigError } from './config-error.js';
 export type { CorsOptions } from './cors.js';
 export {
   type AnyJobDefinition,

@@ -1,15 +1,21 @@
 import {
+  failStaleJob,
+  failStaleJobs,
+  isJobStale,
   isTerminalStatus,
   type Job,
   type JobStore,
   JobstreamError,
   ProgressTracker,
   type ProgressTrackerOptions,
+  type StaleJobRules,
 } from '@jobstream/core';
+import { JobServerConfigError } from './config-error.js';
 import { type CorsOptions, corsHeaders, preflight } from './cors.js';
 import type { AnyJobDefinition } from './define-job.js';
 import { StreamRegistry } from './event-stream.js';
 import { errorResponse, json, problem } from './http-problem.js';
+import { KeyedLock } from './owner-lock.js';
 import { readJsonBody, readTextBody } from './read-body.js';
 import { runJob } from './run-job.js';
 import { withSeedAliases } from './seed-aliases.js';
@@ -59,8 +65,18 @@ export interface JobServerOptions {
    * @example dispatch: async (job, ctx) => { await fetch(await ctx.processRequest(`${origin}/api/generation/process`)) }
    */
   dispatch?: (job: DispatchedJob, ctx: DispatchContext) => void | Promise<void>;
-  /** HMAC secret of `POST /process`. Without it, `/process` answers 401 to everything. */
+  /**
+   * HMAC secret of `POST /process` and `ctx.processRequest()`: a long random string, the
+   * same on every instance. Required when `dispatch` is set (unless `processRoute` is
+   * false); without it, `/process` answers 401 to everything.
+   */
   secret?: string;
+  /**
+   * Serve `POST /process`. Set false when your `dispatch` runs jobs without it
+   * (`ctx.run()`, or `runJob` in a queue consumer): then no `secret` is needed and the
+   * route answers 404. @default true
+   */
+  processRoute?: boolean;
   /** How old a signed `/process` request may be. @default 300_000 */
   signatureToleranceMs?: number;
   /** Heartbeat comment interval on SSE streams. @default 15_000 */
@@ -69,8 +85,43 @@ export interface JobServerOptions {
   retryMs?: number;
   /** Where the routes are mounted. @default '' @example '/api/generation' */
   basePath?: string;
-  /** Per-owner limit of pending and running jobs; past it `start` answers 429. Off by default. */
+  /**
+   * Per-owner limit of pending and running jobs; past it `start` and `resume` answer 429.
+   * Exact within one process (concurrent starts by one owner are checked one at a time);
+   * across instances it is best-effort: two instances may each admit the last slot at
+   * once, unless your store enforces the limit itself. Off by default.
+   * @example maxActiveJobsPerOwner: 3
+   */
   maxActiveJobsPerOwner?: number;
+  /**
+   * A `running` job not written for this long is taken for abandoned (its process died:
+   * a deploy, a crash, a serverless time limit) and failed with `error.code`
+   * `worker_lost` when its status or stream is read (or it is resumed), so no viewer
+   * watches a frozen job; the user can resume it. Must exceed the longest time a live job goes without a
+   * write (a long model call with no progress reported): a live job failed by mistake is
+   * stopped (its tracker's `signal` aborts). `false` turns detection off.
+   * @default 600_000 (10 minutes)
+   * @example staleAfterMs: 20 * 60_000 // steps that wait on one slow call
+   */
+  staleAfterMs?: number | false;
+  /**
+   * A `pending` job not started for this long is failed with `error.code`
+   * `never_started` (it was lost in dispatch). Default: `staleAfterMs` with the built-in
+   * dispatcher (a job is pending for milliseconds there), off with a custom `dispatch`
+   * (a queue may hold a job for long; set it above your queue's worst delay).
+   */
+  stalePendingAfterMs?: number | false;
+  /**
+   * Also look for stale jobs of this server's kinds every this many ms, on a timer that
+   * never keeps the process alive and stops on `close()`. Off by default: the status and
+   * stream routes already check the job they serve, which needs no timer (serverless);
+   * a sweep also catches jobs nobody is watching (they count toward
+   * `maxActiveJobsPerOwner`). On serverless, call `sweepStaleJobs()` from a cron route.
+   * @example staleSweepIntervalMs: 60_000
+   */
+  staleSweepIntervalMs?: number;
+  /** Clock for the staleness checks, for tests. @default () => new Date() */
+  now?: () => Date;
   /** Cross-origin access, off by default. @example cors: { origins: ['https://app.example.com'] } */
   cors?: CorsOptions;
   /** Largest accepted request body. @default 65_536 */
@@ -102,9 +153,15 @@ export interface JobServer {
   cancel: Handler;
   resume: Handler;
   status: (request: Request, jobId?: unknown) => Promise<Response>;
+  /**
+   * Fails every stale job of this server's kinds now (see `staleAfterMs`) and returns
+   * them. For a cron route on serverless; does nothing when detection is off.
+   * @example export async function GET() { await jobServer.sweepStaleJobs(); return new Response(null, { status: 204 }); }
+   */
+  sweepStaleJobs(): Promise<Job[]>;
   /** Open SSE connections. */
   readonly activeStreams: number;
-  /** Ends every open SSE stream (for shutdown and tests). */
+  /** Ends every open SSE stream and stops the stale-job timer (for shutdown and tests). */
   close(): void;
 }
 
@@ -120,29 +177,60 @@ const JOB_ID = /^[^/]{1,200}$/;
  */
 export function createJobServer(options: JobServerOptions): JobServer {
   const { store, authenticate } = options;
-  if (!store) throw new TypeError('createJobServer needs a store.');
+  if (!store) throw new JobServerConfigError('store', 'createJobServer needs a store.');
   if (typeof authenticate !== 'function') {
-    throw new TypeError('createJobServer needs authenticate(request) => ownerId | null.');
+    throw new JobServerConfigError(
+      'authenticate',
+      'createJobServer needs authenticate(request) => ownerId | null.',
+    );
   }
   const definitions = new Map<string, AnyJobDefinition>();
   for (const definition of options.jobs ?? []) {
     if (definitions.has(definition.kind)) {
-      throw new TypeError(`Two jobs are defined with kind "${definition.kind}".`);
+      throw new JobServerConfigError(
+        'jobs',
+        `Two jobs are defined with kind "${definition.kind}".`,
+      );
     }
     definitions.set(definition.kind, definition);
   }
-  if (definitions.size === 0) throw new TypeError('createJobServer needs at least one job.');
+  if (definitions.size === 0) {
+    throw new JobServerConfigError('jobs', 'createJobServer needs at least one job.');
+  }
+  const processRoute = options.processRoute ?? true;
+  if (options.secret !== undefined && (typeof options.secret !== 'string' || !options.secret)) {
+    throw new JobServerConfigError(
+      'secret',
+      'secret is empty: set it to a long random string (the same on every instance), e.g. from process.env.JOBSTREAM_SECRET.',
+    );
+  }
+  if (options.dispatch && processRoute && options.secret === undefined) {
+    // Otherwise every ctx.processRequest() fails and /process refuses every request,
+    // which only shows once a user starts a job in production.
+    throw new JobServerConfigError(
+      'secret',
+      '`dispatch` is set but `secret` is not: set `secret` to a long random string, the same on every instance (e.g. process.env.JOBSTREAM_SECRET), so /process can verify ctx.processRequest(). If your dispatcher runs jobs without /process (ctx.run(), or runJob in a queue consumer), set `processRoute: false` instead.',
+    );
+  }
   const onlyDefinition = definitions.size === 1 ? [...definitions.values()][0] : undefined;
 
   const basePath = (options.basePath ?? '').replace(/\/+$/, '');
   const maxBodyBytes = options.maxBodyBytes ?? 65_536;
   const report = options.onError ?? ((error: unknown) => console.error('[jobstream]', error));
   const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  if (!(heartbeatMs > 0)) throw new TypeError('heartbeatMs must be positive.');
+  if (!(heartbeatMs > 0)) {
+    throw new JobServerConfigError('heartbeatMs', 'heartbeatMs must be positive.');
+  }
   const maxActive = options.maxActiveJobsPerOwner;
   if (maxActive !== undefined && !(Number.isSafeInteger(maxActive) && maxActive > 0)) {
-    throw new TypeError('maxActiveJobsPerOwner must be a positive integer.');
+    throw new JobServerConfigError(
+      'maxActiveJobsPerOwner',
+      'maxActiveJobsPerOwner must be a positive integer.',
+    );
   }
+  const ownerLock = new KeyedLock();
+  const now = options.now ?? (() => new Date());
+  const staleRules = staleRulesOf(options);
   const streams = new StreamRegistry(store, {
     heartbeatMs,
     retryMs: options.retryMs ?? 3_000,
@@ -163,10 +251,10 @@ export function createJobServer(options: JobServerOptions): JobServer {
     const ctx: DispatchContext = {
       run: () => runInProcess(definition, job.id),
       processRequest: async (url) => {
-        if (!options.secret) {
-          throw new JobstreamError(
-            'invalid_signature',
-            'processRequest needs the `secret` option.',
+        if (!options.secret || !processRoute) {
+          throw new JobServerConfigError(
+            'secret',
+            'ctx.processRequest() needs the `secret` option and the /process route (processRoute: true).',
           );
         }
         const body = JSON.stringify({ jobId: job.id });
@@ -219,19 +307,73 @@ export function createJobServer(options: JobServerOptions): JobServer {
     return job;
   }
 
-  async function checkActiveLimit(ownerId: string): Promise<void> {
-    if (maxActive === undefined) return;
-    // A check then a create: concurrent starts may pass it together, so the limit is
-    // approximate by the number of requests in flight; it exists to stop runaway spend.
-    const { jobs } = await store.listJobs({
-      ownerId,
-      status: ['pending', 'running'],
-      limit: maxActive,
+  /**
+   * A running job whose worker is gone is failed before anyone is shown it (and before
+   * it counts toward the active-job limit). Only kinds this server defines are judged.
+   */
+  async function settleStale(job: Job): Promise<Job> {
+    if (!staleRules || !definitions.has(job.kind)) return job;
+    const rules: StaleJobRules = { ...staleRules, now: now() };
+    if (!isJobStale(job, rules)) return job;
+    const failed = await failStaleJob(store, job, rules);
+    // null: the worker (or another reader) wrote first; show what it wrote.
+    return failed ?? (await store.getJob(job.id)) ?? job;
+  }
+
+  async function sweepStaleJobs(): Promise<Job[]> {
+    if (!staleRules) return [];
+    const failed: Job[] = [];
+    for (const kind of definitions.keys()) {
+      for (let more = true; more; ) {
+        const result = await failStaleJobs(store, { ...staleRules, kind, now: now() });
+        failed.push(...result.failed);
+        more = result.more;
+      }
+    }
+    return failed;
+  }
+
+  let sweeping = false;
+  let sweeper: ReturnType<typeof setInterval> | undefined;
+  if (options.staleSweepIntervalMs !== undefined && staleRules) {
+    sweeper = setInterval(() => {
+      if (sweeping) return; // a slow store: never stack sweeps
+      sweeping = true;
+      sweepStaleJobs()
+        .catch(report)
+        .finally(() => {
+          sweeping = false;
+        });
+    }, options.staleSweepIntervalMs);
+    // The server must never be the reason a process stays up.
+    (sweeper as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Runs `section` (which creates or resumes a job) only while the owner is under the
+   * limit. The check and the write run under a per-owner lock, so concurrent requests
+   * in this process are admitted one at a time; other instances are not seen until their
+   * job is stored, so across instances the limit is best-effort.
+   */
+  function withinActiveLimit<T>(ownerId: string, section: () => Promise<T>): Promise<T> {
+    if (maxActive === undefined) return section();
+    return ownerLock.run(ownerId, async () => {
+      await checkActiveLimit(ownerId, maxActive);
+      return section();
     });
-    if (jobs.length >= maxActive) {
+  }
+
+  async function checkActiveLimit(ownerId: string, limit: number): Promise<void> {
+    const list = () =>
+      store.listJobs({ ownerId, status: ['pending', 'running'], limit }).then((p) => p.jobs);
+    let jobs = await list();
+    // An abandoned job must not hold a slot forever.
+    const settled = await Promise.all(jobs.map(settleStale));
+    if (settled.some((job, i) => job !== jobs[i])) jobs = await list();
+    if (jobs.length >= limit) {
       throw new JobstreamError(
         'rate_limited',
-        `You already have ${jobs.length} active jobs (the limit is ${maxActive}); wait for one to finish or cancel one.`,
+        `You already have ${jobs.length} active jobs (the limit is ${limit}); wait for one to finish or cancel one.`,
       );
     }
   }
@@ -268,18 +410,19 @@ export function createJobServer(options: JobServerOptions): JobServer {
     if (result.issues) {
       throw new JobstreamError('invalid_input', `Invalid input: ${describeIssues(result.issues)}`);
     }
-    await checkActiveLimit(ownerId);
     const estimate =
       typeof definition.estimatedDuration === 'function'
         ? definition.estimatedDuration(result.value)
         : definition.estimatedDuration;
-    const { job } = await store.createJob({
-      ownerId,
-      kind: definition.kind,
-      input: result.value,
-      steps: definition.steps,
-      ...(estimate !== undefined ? { estimatedDuration: estimate } : {}),
-    });
+    const { job } = await withinActiveLimit(ownerId, () =>
+      store.createJob({
+        ownerId,
+        kind: definition.kind,
+        input: result.value,
+        steps: definition.steps,
+        ...(estimate !== undefined ? { estimatedDuration: estimate } : {}),
+      }),
+    );
     await dispatch(definition, job);
     const url = streamUrl(job.id);
     return json({ jobId: job.id, streamUrl: url }, 202, { location: url });
@@ -321,9 +464,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
 
   async function streamJob(request: Request, jobIdArg?: unknown): Promise<Response> {
     const ownerId = await owner(request);
-    const job = await ownedJob(
-      typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request),
-      ownerId,
+    const job = await settleStale(
+      await ownedJob(typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request), ownerId),
     );
     const after = lastEventId(request);
     if (isTerminalStatus(job.status) && after >= job.version) {
@@ -371,7 +513,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
   async function resumeJob(request: Request): Promise<Response> {
     const ownerId = await owner(request);
     const body = (await readJsonBody(request, maxBodyBytes)) as { jobId?: unknown } | null;
-    const job = await ownedJob(body?.jobId, ownerId);
+    // A frozen job can be retried directly, without a status read first.
+    const job = await settleStale(await ownedJob(body?.jobId, ownerId));
     if (job.status !== 'failed') {
       throw new JobstreamError(
         'invalid_transition',
@@ -379,14 +522,14 @@ export function createJobServer(options: JobServerOptions): JobServer {
       );
     }
     const definition = definitionFor(job.kind);
-    await checkActiveLimit(ownerId);
-    const tracker = new ProgressTracker(store, job.id, options.tracker);
-    let resumed: Job;
-    try {
-      resumed = await tracker.resume();
-    } finally {
-      tracker.close();
-    }
+    const resumed = await withinActiveLimit(ownerId, async () => {
+      const tracker = new ProgressTracker(store, job.id, options.tracker);
+      try {
+        return await tracker.resume();
+      } finally {
+        tracker.close();
+      }
+    });
     await dispatch(definition, resumed);
     const url = streamUrl(job.id);
     return json({ jobId: job.id, streamUrl: url }, 202, { location: url });
@@ -394,9 +537,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
 
   async function statusOf(request: Request, jobIdArg?: unknown): Promise<Response> {
     const ownerId = await owner(request);
-    const job = await ownedJob(
-      typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request),
-      ownerId,
+    const job = await settleStale(
+      await ownedJob(typeof jobIdArg === 'string' ? jobIdArg : lastSegment(request), ownerId),
     );
     return json({ job: withSeedAliases(job), canResume: job.status === 'failed' });
   }
@@ -457,7 +599,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       case 'start':
         return param === undefined ? start(request) : startKind(request, param);
       case 'process':
-        return param === undefined ? process(request) : notFound(request);
+        return param === undefined && processRoute ? process(request) : notFound(request);
       case 'cancel':
         return param === undefined ? cancel(request) : notFound(request);
       case 'resume':
@@ -484,11 +626,52 @@ export function createJobServer(options: JobServerOptions): JobServer {
     cancel,
     resume,
     status,
+    sweepStaleJobs,
     get activeStreams() {
       return streams.size;
     },
-    close: () => streams.closeAll(),
+    close: () => {
+      if (sweeper) clearInterval(sweeper);
+      sweeper = undefined;
+      streams.closeAll();
+    },
   };
+}
+
+/** The staleness rules of the options, or null when detection is off. */
+function staleRulesOf(options: JobServerOptions): StaleJobRules | null {
+  const positive = (value: unknown) => typeof value === 'number' && value > 0;
+  const staleAfterMs = options.staleAfterMs ?? 600_000;
+  if (staleAfterMs !== false && !positive(staleAfterMs)) {
+    throw new JobServerConfigError(
+      'staleAfterMs',
+      'staleAfterMs must be a positive number of ms (longer than your slowest quiet step), or false to turn stale-job detection off.',
+    );
+  }
+  const pending = options.stalePendingAfterMs ?? (options.dispatch ? false : staleAfterMs);
+  if (pending !== false && !positive(pending)) {
+    throw new JobServerConfigError(
+      'stalePendingAfterMs',
+      'stalePendingAfterMs must be a positive number of ms, or false.',
+    );
+  }
+  const sweep = options.staleSweepIntervalMs;
+  if (sweep !== undefined && !positive(sweep)) {
+    throw new JobServerConfigError(
+      'staleSweepIntervalMs',
+      'staleSweepIntervalMs must be a positive number of ms.',
+    );
+  }
+  if (staleAfterMs === false) {
+    if (sweep !== undefined) {
+      throw new JobServerConfigError(
+        'staleSweepIntervalMs',
+        'staleSweepIntervalMs needs stale-job detection: remove staleAfterMs: false, or the sweep.',
+      );
+    }
+    return null;
+  }
+  return { staleAfterMs, ...(pending !== false ? { pendingAfterMs: pending } : {}) };
 }
 
 function finished(job: Job): JobstreamError {

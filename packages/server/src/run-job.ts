@@ -18,8 +18,9 @@ export interface RunJobOptions {
  * ever runs a given job: the claim is a version-checked `job_started` commit, so a
  * duplicate dispatch (a retried queue message, a replayed `/process`) does nothing.
  *
- * Never rejects: a throw from `run` fails the job, a cancel ends it quietly, and what
- * cannot be written to the store goes to `onError`.
+ * Never rejects: a throw from `run` fails the job, a cancel ends it quietly (as does a
+ * stale-job failure of a run that was only quiet: its `signal` aborts), and what cannot
+ * be written to the store goes to `onError`.
  */
 export async function runJob(
   store: JobStore,
@@ -29,12 +30,13 @@ export async function runJob(
 ): Promise<void> {
   const report = options.onError ?? (() => {});
   let tracker: ProgressTracker | null = null;
+  let signal: AbortSignal | null = null;
   try {
     const job = await claim(store, jobId);
     if (!job) return;
     tracker = new ProgressTracker(store, jobId, options.tracker);
     const current = await tracker.load();
-    const signal = tracker.signal;
+    signal = tracker.signal;
     await tracker.watch();
     const completedSteps = new Set(
       current.steps.filter((s) => s.status === 'completed').map((s) => s.name),
@@ -52,13 +54,14 @@ export async function runJob(
       const result = await definition.run(current.input, ctx);
       if (!tracker.finished && !signal.aborted) await tracker.complete(result ?? null);
     } catch (error) {
+      // Aborted: cancelled, or another writer ended the run (e.g. failed as stale).
       if (signal.aborted || isJobstreamError(error, 'job_cancelled')) return;
       await tracker.fail(error);
     }
   } catch (error) {
-    // Either the claim/load failed, or writing the outcome did: a cancel racing the
-    // final write is expected; anything else is the store's trouble, not the job's.
-    if (!isJobstreamError(error, 'job_cancelled')) report(error);
+    // Either the claim/load failed, or writing the outcome did: a cancel (or a stale
+    // failure) racing the final write is expected; anything else is the store's trouble.
+    if (!isJobstreamError(error, 'job_cancelled') && !signal?.aborted) report(error);
   } finally {
     tracker?.close();
   }

@@ -356,6 +356,7 @@ describe('POST /process', () => {
 
   it('a dispatcher that throws fails the job instead of leaving it pending', async () => {
     server = await startServer({
+      secret: 'test-secret',
       dispatch: () => {
         throw new Error('queue down');
       },
