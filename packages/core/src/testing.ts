@@ -12,6 +12,7 @@ import { isJobstreamError } from './errors.js';
 import type { JobEvent } from './events.js';
 import { followJob } from './follow-job.js';
 import type { NewJob } from './job.js';
+import { failStaleJobs, WORKER_LOST } from './stale-jobs.js';
 import type { JobStore } from './store.js';
 
 export interface JobStoreConformanceOptions<S extends JobStore = JobStore> {
@@ -413,6 +414,35 @@ export function runJobStoreConformance<S extends JobStore>(
       expect(running.jobs.map((j) => j.id)).toEqual([created[0]]);
       const pending = await store.listJobs({ ownerId: owner, status: ['pending'] });
       expect(pending.jobs).toHaveLength(6);
+    });
+
+    it('failStaleJobs fails each abandoned running job exactly once, even with two sweepers racing', async () => {
+      const owner = `owner-stale-${Date.now()}`;
+      const abandoned = await Promise.all(
+        [1, 2, 3].map(() => startedJob(store, { ownerId: owner })),
+      );
+      await store.createJob(newJob({ ownerId: owner })); // pending: left alone by default
+      const rules = { staleAfterMs: 60_000, ownerId: owner };
+      // Nothing is stale yet.
+      expect((await failStaleJobs(store, rules)).failed).toEqual([]);
+      // Ten minutes on, two sweepers (two instances) race over the same jobs.
+      const later = { ...rules, now: new Date(Date.now() + 600_000) };
+      const [a, b] = await Promise.all([
+        failStaleJobs(peer ?? store, later),
+        failStaleJobs(store, later),
+      ]);
+      const failed = [...a.failed, ...b.failed].map((j) => j.id).sort();
+      expect(failed).toEqual(abandoned.map((j) => j.id).sort());
+      for (const job of abandoned) {
+        const stored = await store.getJob(job.id);
+        expect(stored?.status).toBe('failed');
+        expect(stored?.error?.code).toBe(WORKER_LOST);
+        const events = await store.readEvents(job.id);
+        expectContiguous(events);
+        expect(events.filter((e) => e.type === 'job_failed')).toHaveLength(1);
+      }
+      const left = await store.listJobs({ ownerId: owner, status: ['pending'] });
+      expect(left.jobs).toHaveLength(1);
     });
 
     it('deleteJobs removes finished jobs older than the cutoff with their events, and only those', async () => {
