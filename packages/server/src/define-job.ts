@@ -34,6 +34,8 @@ export interface JobDefinition<TInput = any, TResult = any, TStep extends string
   readonly steps: readonly StepDefinition<TStep>[];
   /** Expected duration in ms, shown to users as an estimate. */
   readonly estimatedDuration?: number | ((input: TInput) => number | undefined);
+  /** This kind's own `staleAfterMs`, overriding the server's (`false`: never judged stale). */
+  readonly staleAfterMs?: number | false;
   readonly run: (input: TInput, ctx: JobContext<TInput, TStep>) => TResult | Promise<TResult>;
   readonly __types?: { input: TInput; result: TResult; step: TStep };
 }
@@ -57,6 +59,14 @@ export interface DefineJobOptions<
   estimatedDuration?:
     | number
     | ((input: StandardSchemaV1.InferOutput<TSchema>) => number | undefined);
+  /**
+   * How long a running job of this kind may go without a write before it is taken for
+   * abandoned (its worker died) and failed with `worker_lost`, overriding the server's
+   * `staleAfterMs` (10 minutes by default). Raise it for a kind whose steps wait quietly
+   * on one long call; `false` turns detection off for this kind.
+   * @example staleAfterMs: 30 * 60_000
+   */
+  staleAfterMs?: number | false;
   /**
    * The work. The server starts the job, calls `run`, then completes the job with what it
    * returns (unless `run` already ended it). A throw fails the job with its message and the
@@ -108,12 +118,19 @@ export function defineJob<
   if (typeof options.run !== 'function') {
     throw new TypeError(`defineJob(${options.kind}): run must be a function.`);
   }
+  const stale = options.staleAfterMs;
+  if (stale !== undefined && stale !== false && !(typeof stale === 'number' && stale > 0)) {
+    throw new TypeError(
+      `defineJob(${options.kind}): staleAfterMs must be a positive number of ms, or false.`,
+    );
+  }
   const steps = options.steps.map((step) => (typeof step === 'string' ? { name: step } : step));
   return Object.freeze({
     kind: options.kind,
     input: options.input,
     steps,
     estimatedDuration: options.estimatedDuration,
+    ...(stale === undefined ? {} : { staleAfterMs: stale }),
     run: options.run,
   }) as unknown as JobDefinition<
     StandardSchemaV1.InferOutput<TSchema>,

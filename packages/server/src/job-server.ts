@@ -312,20 +312,29 @@ export function createJobServer(options: JobServerOptions): JobServer {
    * it counts toward the active-job limit). Only kinds this server defines are judged.
    */
   async function settleStale(job: Job): Promise<Job> {
-    if (!staleRules || !definitions.has(job.kind)) return job;
-    const rules: StaleJobRules = { ...staleRules, now: now() };
+    const kindRules = rulesFor(job.kind);
+    if (!kindRules) return job;
+    const rules: StaleJobRules = { ...kindRules, now: now() };
     if (!isJobStale(job, rules)) return job;
     const failed = await failStaleJob(store, job, rules);
     // null: the worker (or another reader) wrote first; show what it wrote.
     return failed ?? (await store.getJob(job.id)) ?? job;
   }
 
+  /** The staleness rules for a kind this server defines (its own override first), or null. */
+  function rulesFor(kind: string): StaleJobRules | null {
+    const own = definitions.get(kind)?.staleAfterMs;
+    if (!definitions.has(kind) || own === false) return null;
+    return own === undefined ? staleRules : { ...staleRules, staleAfterMs: own };
+  }
+
   async function sweepStaleJobs(): Promise<Job[]> {
-    if (!staleRules) return [];
     const failed: Job[] = [];
     for (const kind of definitions.keys()) {
+      const kindRules = rulesFor(kind);
+      if (!kindRules) continue;
       for (let more = true; more; ) {
-        const result = await failStaleJobs(store, { ...staleRules, kind, now: now() });
+        const result = await failStaleJobs(store, { ...kindRules, kind, now: now() });
         failed.push(...result.failed);
         more = result.more;
       }

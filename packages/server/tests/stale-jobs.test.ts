@@ -284,4 +284,47 @@ describe('the stale-job sweep', () => {
     expect((await store.getJob(ids[1] as string))?.status).toBe('running');
     jobServer.close();
   });
+
+  it('a kind can set its own staleAfterMs, longer, shorter or off', async () => {
+    const clock = fakeClock();
+    const store = new MemoryJobStore({ now: clock.now });
+    const kindWith = (kind: string, staleAfterMs?: number | false) =>
+      defineJob({
+        kind,
+        input: z.object({}),
+        steps: ['outline'],
+        ...(staleAfterMs === undefined ? {} : { staleAfterMs }),
+        run: () => ({}),
+      });
+    const jobServer = createJobServer({
+      store,
+      jobs: [kindWith('default'), kindWith('slow', 60 * MINUTE), kindWith('never', false)],
+      authenticate: () => 'alice',
+      now: clock.now,
+      staleAfterMs: 10 * MINUTE,
+    });
+    const ids: Record<string, string> = {};
+    for (const kind of ['default', 'slow', 'never']) {
+      const { job } = await store.createJob({
+        ownerId: 'alice',
+        kind,
+        input: {},
+        steps: [{ name: 'outline' }],
+      });
+      await store.commit(job.id, {
+        expectedVersion: 1,
+        events: [{ type: 'job_started', data: {} }],
+      });
+      ids[kind] = job.id;
+    }
+    clock.advance(11 * MINUTE);
+    expect((await jobServer.sweepStaleJobs()).map((j) => j.id)).toEqual([ids.default]);
+    clock.advance(50 * MINUTE);
+    expect((await jobServer.sweepStaleJobs()).map((j) => j.id)).toEqual([ids.slow]);
+    // Read through the status route too: the kind's own rule applies there as well.
+    const answer = await jobServer.handle(new Request(`http://x/status/${ids.never}`));
+    expect(((await answer.json()) as { job: Job }).job.status).toBe('running');
+    expect(() => kindWith('bad', 0)).toThrow(/staleAfterMs must be a positive number/);
+    jobServer.close();
+  });
 });
