@@ -27,8 +27,12 @@ async function postgresStores(): Promise<Stores> {
   const jobs = new PostgresJobStore({ connectionString });
   await jobs.migrate();
   const pool = new pg.default.Pool({ connectionString, max: 4 });
+  // Instances starting together would race on `create table if not exists`: take a lock.
   await pool.query(
-    `create table if not exists demo_courses (id text primary key, owner_id text not null, data jsonb not null, created_at timestamptz not null default now())`,
+    `do $$ begin
+       perform pg_advisory_xact_lock(hashtext('demo_courses'));
+       create table if not exists demo_courses (id text primary key, owner_id text not null, data jsonb not null, created_at timestamptz not null default now());
+     end $$`,
   );
   const courses: CourseStore = {
     async save(course) {
