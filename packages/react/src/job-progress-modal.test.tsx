@@ -1,4 +1,6 @@
 // @vitest-environment jsdom
+
+import { JobClientError } from '@jobstream/client';
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -113,6 +115,35 @@ describe('<JobProgressModal>', () => {
     // Focus stays in the dialog, on what is left to do.
     expect(screen.getByRole('dialog').contains(document.activeElement)).toBe(true);
     expect(screen.getByText('Cancelled: Cancelled from another tab')).toBeTruthy();
+  });
+
+  it('says why when the client gives up, instead of a frozen "Offline"', () => {
+    const { job } = setup();
+    // A job that is not there (a restarted in-memory server, someone else's id).
+    act(() =>
+      job.setConnection(
+        'closed',
+        new JobClientError('http', 'There is no job job-1.', { status: 404, code: 'not_found' }),
+      ),
+    );
+    expect(screen.getByRole('alert').textContent).toBe('There is no job job-1.');
+    cleanup();
+
+    // A running job whose reconnection is refused (the session expired).
+    const second = setup('job-2');
+    second.push(
+      second.ev.created(),
+      second.ev.started(),
+      second.ev.stepStarted('fetch_questions', 0),
+    );
+    expect(screen.queryByRole('alert')).toBeNull();
+    act(() =>
+      second.job.setConnection(
+        'closed',
+        new JobClientError('http', 'Sign in to use this endpoint.', { status: 401 }),
+      ),
+    );
+    expect(screen.getByRole('alert').textContent).toBe('Sign in to use this endpoint.');
   });
 
   it('shows the cancelled state', () => {

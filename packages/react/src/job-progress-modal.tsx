@@ -241,6 +241,12 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
             {actionError}
           </p>
         )}
+        {/* The client gave up (404, 401…): say why instead of "Offline" over a frozen view. */}
+        {connection === 'closed' && props.connectionError && (running || p.status === 'idle') && (
+          <p className="jsp-alert" role="alert">
+            {props.connectionError.message}
+          </p>
+        )}
 
         <div className="jsp-actions">
           {asking ? (

@@ -1,12 +1,18 @@
 // An in-test JobClient whose watcher folds events the test pushes, with core's reduce.
 
-import type { ConnectionState, JobClient, JobWatcher, JobWatchSnapshot } from '@jobstream/client';
+import type {
+  ConnectionState,
+  JobClient,
+  JobClientError,
+  JobWatcher,
+  JobWatchSnapshot,
+} from '@jobstream/client';
 import { type Job, type JobEvent, reduce } from '@jobstream/core/lite';
 
 export interface FakeJob {
   snapshot: JobWatchSnapshot;
   push(...events: JobEvent[]): void;
-  setConnection(connection: ConnectionState): void;
+  setConnection(connection: ConnectionState, error?: JobClientError): void;
   listeners: Set<() => void>;
   cancelled: (string | undefined)[];
   resumed: number;
@@ -33,8 +39,8 @@ export function fakeClient() {
         j.snapshot = { ...j.snapshot, job: next, lastEventId: next?.version ?? 0 };
         emit();
       },
-      setConnection(connection) {
-        j.snapshot = { ...j.snapshot, connection };
+      setConnection(connection, error) {
+        j.snapshot = { ...j.snapshot, connection, error: error ?? j.snapshot.error };
         emit();
       },
     };
