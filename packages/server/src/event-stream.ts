@@ -19,6 +19,13 @@ export interface EventStreamSettings {
   /** Live events a `followJob` holds before it falls back to re-reading the store. */
   maxBufferedEvents: number;
   onError: (error: unknown) => void;
+  /**
+   * Quiet-job watchdog: a job followed live that has had no event for `quietMs` (by
+   * `now`) is handed to `check`, at most once per `quietMs`, which fails it if its worker
+   * is gone. Without it, a viewer connected to a job whose worker died would watch it
+   * "running" until someone else read it.
+   */
+  stale?: { quietMs: number; now: () => number; check: (jobId: string) => Promise<void> };
 }
 
 /**
@@ -95,6 +102,8 @@ export class StreamRegistry {
   #tick(): void {
     this.ticks++;
     for (const connection of this.#connections) connection.tick();
+    const { stale } = this.settings;
+    if (stale) for (const fan of this.#fans.values()) fan.watchdog(stale);
   }
 }
 
@@ -107,11 +116,29 @@ class JobFan {
   readonly #registry: StreamRegistry;
   readonly #abort = new AbortController();
   #started = false;
+  /** When this fan last delivered an event (or last asked the watchdog), by `stale.now`. */
+  #quietSince: number;
+  #checking = false;
 
   constructor(registry: StreamRegistry, jobId: string, after: number) {
     this.#registry = registry;
     this.jobId = jobId;
     this.lastId = after;
+    this.#quietSince = registry.settings.stale?.now() ?? 0;
+  }
+
+  /** Asks whether a job this quiet lost its worker (see `EventStreamSettings.stale`). */
+  watchdog(stale: NonNullable<EventStreamSettings['stale']>): void {
+    const now = stale.now();
+    if (this.#checking || now - this.#quietSince < stale.quietMs) return;
+    this.#checking = true;
+    this.#quietSince = now;
+    stale
+      .check(this.jobId)
+      .catch(this.#registry.settings.onError)
+      .finally(() => {
+        this.#checking = false;
+      });
   }
 
   join(connection: EventConnection): void {
@@ -141,6 +168,7 @@ class JobFan {
         maxBuffered: settings.maxBufferedEvents,
       })) {
         this.lastId = event.id;
+        if (settings.stale) this.#quietSince = settings.stale.now();
         const bytes = encodeEvent(event, settings.topLevelFields);
         const terminal = isTerminalEventType(event.type);
         for (const member of this.members) member.fromFan(event, bytes, terminal);

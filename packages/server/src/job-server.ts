@@ -231,6 +231,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
   const ownerLock = new KeyedLock();
   const now = options.now ?? (() => new Date());
   const staleRules = staleRulesOf(options);
+  const watchdogMs = staleWatchdogMs(options, staleRules);
   const streams = new StreamRegistry(store, {
     heartbeatMs,
     retryMs: options.retryMs ?? 3_000,
@@ -239,6 +240,19 @@ export function createJobServer(options: JobServerOptions): JobServer {
     stallTimeoutMs: options.slowConsumer?.stallTimeoutMs ?? 2 * heartbeatMs,
     maxBufferedEvents: 256,
     onError: report,
+    ...(watchdogMs === null
+      ? {}
+      : {
+          stale: {
+            quietMs: watchdogMs,
+            now: () => now().getTime(),
+            // A viewer's stream of a job whose worker died ends with job_failed, not silence.
+            check: async (jobId: string) => {
+              const job = await store.getJob(jobId);
+              if (job?.status === 'running' || job?.status === 'pending') await settleStale(job);
+            },
+          },
+        }),
   });
 
   const streamUrl = (jobId: string) => `${basePath}/stream/${encodeURIComponent(jobId)}`;
@@ -645,6 +659,18 @@ export function createJobServer(options: JobServerOptions): JobServer {
       streams.closeAll();
     },
   };
+}
+
+/**
+ * How long a live-followed job may be quiet before the stream watchdog asks whether its
+ * worker is gone: the shortest stale limit of any kind, at most a minute (a check is one
+ * `getJob`), or null when no kind is ever judged stale.
+ */
+function staleWatchdogMs(options: JobServerOptions, rules: StaleJobRules | null): number | null {
+  const limits = (options.jobs ?? [])
+    .map((job) => (job.staleAfterMs === undefined ? rules?.staleAfterMs : job.staleAfterMs))
+    .filter((ms): ms is number => typeof ms === 'number');
+  return limits.length ? Math.min(60_000, ...limits) : null;
 }
 
 /** The staleness rules of the options, or null when detection is off. */

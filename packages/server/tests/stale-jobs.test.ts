@@ -106,6 +106,36 @@ describe('stale running jobs', () => {
     expect(errors).toEqual([]);
   });
 
+  it('a viewer left watching a job whose worker died gets job_failed with nobody else reading', async () => {
+    const clock = fakeClock();
+    const { job: quiet, endings } = quietJob();
+    server = await startServer({
+      store: new MemoryJobStore({ now: clock.now }),
+      jobs: [quiet],
+      now: clock.now,
+      heartbeatMs: 20, // the watchdog looks on the heartbeat tick
+      staleAfterMs: 10 * MINUTE,
+    });
+    const { jobId } = await startJob(server.base);
+    await waitFor(async () => (await server?.store.getJob(jobId))?.currentStep === 'lessons');
+    const follower = readStream(server.base, jobId);
+    await waitFor(() => server?.jobServer.activeStreams === 1);
+    // Quiet, but not for long enough: the stream stays open and the job running.
+    clock.advance(5 * MINUTE);
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await server.store.getJob(jobId))?.status).toBe('running');
+    expect(server.jobServer.activeStreams).toBe(1);
+    // No status call, no sweep, no reconnect: the open stream itself notices.
+    clock.advance(6 * MINUTE);
+    const read = await follower;
+    expect(read.ended).toBe(true);
+    expect(read.events.at(-1)?.event).toBe('job_failed');
+    expect(JSON.parse(read.events.at(-1)?.data ?? '{}')).toMatchObject({
+      data: { error: { code: 'worker_lost' } },
+    });
+    await waitFor(() => endings.length === 1);
+  });
+
   it('opening the stream of a job whose worker died fails it first, then replays and ends', async () => {
     const clock = fakeClock();
     const store = new MemoryJobStore({ now: clock.now });
