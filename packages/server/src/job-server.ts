@@ -87,9 +87,11 @@ export interface JobServerOptions {
   basePath?: string;
   /**
    * Per-owner limit of pending and running jobs; past it `start` and `resume` answer 429.
-   * Exact within one process (concurrent starts by one owner are checked one at a time);
-   * across instances it is best-effort: two instances may each admit the last slot at
-   * once, unless your store enforces the limit itself. Off by default.
+   * Starts hold it across instances too: concurrent starts by one owner are checked one
+   * at a time within a process, and after creating, a start that finds `limit` active
+   * jobs created before its own cancels its job (never run) and answers 429, so the
+   * newest lose (exact up to the instances' clock skew on `createdAt`). Resumes are
+   * checked within the process only. Off by default.
    * @example maxActiveJobsPerOwner: 3
    */
   maxActiveJobsPerOwner?: number;
@@ -375,8 +377,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
   /**
    * Runs `section` (which creates or resumes a job) only while the owner is under the
    * limit. The check and the write run under a per-owner lock, so concurrent requests
-   * in this process are admitted one at a time; other instances are not seen until their
-   * job is stored, so across instances the limit is best-effort.
+   * in this process are admitted one at a time. Another instance's start is not seen
+   * until its job is stored; `admittedAfterCreate` settles that race for starts.
    */
   function withinActiveLimit<T>(ownerId: string, section: () => Promise<T>): Promise<T> {
     if (maxActive === undefined) return section();
@@ -384,6 +386,44 @@ export function createJobServer(options: JobServerOptions): JobServer {
       await checkActiveLimit(ownerId, maxActive);
       return section();
     });
+  }
+
+  /**
+   * Two instances can pass the check at once. So after creating, a start counts the
+   * owner's active jobs ahead of its own in the store's order (`listJobs`: by creation
+   * time, then id, the same for every instance); when `limit` are ahead, it cancels its
+   * own job, never dispatched, and answers 429. The newest lose, so at most `limit` stay
+   * admitted (give or take the instances' clock skew on `createdAt`).
+   */
+  async function admittedAfterCreate(job: Job, limit: number): Promise<void> {
+    let ahead = 0;
+    let seen = false;
+    let cursor: string | null = null;
+    do {
+      const page = await store.listJobs({
+        ownerId: job.ownerId,
+        status: ['pending', 'running'],
+        limit: 100,
+        cursor,
+      });
+      // Newest first: the jobs after ours in the list were created before it.
+      for (const other of page.jobs) {
+        if (other.id === job.id) seen = true;
+        else if (seen) ahead++;
+      }
+      cursor = ahead >= limit ? null : page.nextCursor;
+    } while (cursor);
+    if (!seen || ahead < limit) return;
+    const tracker = new ProgressTracker(store, job.id, options.tracker);
+    try {
+      await tracker.cancel(`Over the limit of active jobs (${limit}).`);
+    } finally {
+      tracker.close();
+    }
+    throw new JobstreamError(
+      'rate_limited',
+      `You already have ${ahead} active jobs (the limit is ${limit}); wait for one to finish or cancel one.`,
+    );
   }
 
   async function checkActiveLimit(ownerId: string, limit: number): Promise<void> {
@@ -446,6 +486,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
         ...(estimate !== undefined ? { estimatedDuration: estimate } : {}),
       }),
     );
+    if (maxActive !== undefined) await admittedAfterCreate(job, maxActive);
     await dispatch(definition, job);
     const url = streamUrl(job.id);
     return json({ jobId: job.id, streamUrl: url }, 202, { location: url });

@@ -122,4 +122,65 @@ describe('maxActiveJobsPerOwner under concurrency', () => {
     expect(active).toHaveLength(2);
     for (const job of active) await post(`${base}/cancel`, { jobId: job.id });
   });
+
+  it('holds across two instances on one store: the newest starts lose and never run', async () => {
+    const store = new SlowListStore();
+    let runs = 0;
+    const counted = defineJob({
+      ...waitingJob,
+      kind: 'waiting',
+      input: z.object({}),
+      steps: ['wait'],
+      run: (input, ctx) => {
+        runs++;
+        return waitingJob.run(input, ctx as never);
+      },
+    });
+    // Two servers, as two processes behind a load balancer: separate locks, one store.
+    const instances = [0, 1].map(() =>
+      createJobServer({
+        store,
+        jobs: [counted],
+        authenticate: (request) => request.headers.get('x-user'),
+        maxActiveJobsPerOwner: 1,
+        onError: () => {},
+      }),
+    );
+    const start = (i: number) =>
+      (instances[i % 2] as (typeof instances)[number]).start(
+        new Request('http://localhost/start', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-user': 'alice' },
+          body: '{}',
+        }),
+      );
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => start(i)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(19);
+    const active = await activeOf(store, 'alice');
+    expect(active).toHaveLength(1);
+    // Every job a losing start created is cancelled, with a reason, and none of them ran.
+    const { jobs: all } = await store.listJobs({ ownerId: 'alice', limit: 100 });
+    for (const job of all.filter((j) => !active.some((a) => a.id === j.id))) {
+      expect(job.status).toBe('cancelled');
+      expect(job.cancelReason).toBe('Over the limit of active jobs (1).');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toBe(1);
+    const problem = (await responses[statuses.indexOf(429)]?.json()) as {
+      error: { code: string };
+    };
+    expect(problem.error.code).toBe('rate_limited');
+    for (const job of active) {
+      await (instances[0] as (typeof instances)[number]).cancel(
+        new Request('http://localhost/cancel', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-user': 'alice' },
+          body: JSON.stringify({ jobId: job.id }),
+        }),
+      );
+    }
+    for (const instance of instances) instance.close();
+  });
 });
