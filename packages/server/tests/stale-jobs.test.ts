@@ -57,6 +57,25 @@ function quietJob() {
   return { job, endings };
 }
 
+/** A job some worker started (and then went quiet on), written straight to the store. */
+async function runningJob(
+  store: MemoryJobStore,
+  kind = 'course',
+  steps: readonly string[] = ['fetch_questions'],
+): Promise<Job> {
+  const { job } = await store.createJob({
+    ownerId: 'alice',
+    kind,
+    input: kind === 'course' ? { examId: 'x' } : {},
+    steps: steps.map((name) => ({ name })),
+  });
+  const { job: running } = await store.commit(job.id, {
+    expectedVersion: 1,
+    events: [{ type: 'job_started', data: {} }],
+  });
+  return running;
+}
+
 async function status(base: string, jobId: string) {
   const response = await fetch(`${base}/status/${jobId}`, { headers: { 'x-user': 'alice' } });
   return (await response.json()) as { job: Job; canResume: boolean };
@@ -175,13 +194,7 @@ describe('stale running jobs', () => {
     const clock = fakeClock();
     const store = new MemoryJobStore({ now: clock.now });
     server = await startServer({ store, now: clock.now, staleAfterMs: false });
-    const { job } = await store.createJob({
-      ownerId: 'alice',
-      kind: 'course',
-      input: { examId: 'x' },
-      steps: [{ name: 'fetch_questions' }],
-    });
-    await store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] });
+    const job = await runningJob(store);
     clock.advance(60 * MINUTE);
     expect((await status(server.base, job.id)).job.status).toBe('running');
     expect(await server.jobServer.sweepStaleJobs()).toEqual([]);
@@ -191,13 +204,7 @@ describe('stale running jobs', () => {
     const clock = fakeClock();
     const store = new MemoryJobStore({ now: clock.now });
     server = await startServer({ store, now: clock.now });
-    const { job } = await store.createJob({
-      ownerId: 'alice',
-      kind: 'course',
-      input: { examId: 'x' },
-      steps: STEPS.map((name) => ({ name })),
-    });
-    await store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] });
+    const job = await runningJob(store, 'course', STEPS);
     expect((await post(`${server.base}/resume`, { jobId: job.id })).status).toBe(409);
     clock.advance(11 * MINUTE);
     expect((await post(`${server.base}/resume`, { jobId: job.id })).status).toBe(202);
@@ -248,16 +255,7 @@ describe('the stale-job sweep', () => {
     const clock = fakeClock();
     const store = new MemoryJobStore({ now: clock.now });
     const staleRunningJob = async () => {
-      const { job } = await store.createJob({
-        ownerId: 'alice',
-        kind: 'quiet',
-        input: {},
-        steps: [{ name: 'outline' }],
-      });
-      await store.commit(job.id, {
-        expectedVersion: 1,
-        events: [{ type: 'job_started', data: {} }],
-      });
+      const job = await runningJob(store, 'quiet', ['outline']);
       clock.advance(11 * MINUTE);
       return job.id;
     };
@@ -296,16 +294,7 @@ describe('the stale-job sweep', () => {
     });
     const ids: string[] = [];
     for (const kind of ['quiet', 'someone-elses']) {
-      const { job } = await store.createJob({
-        ownerId: 'alice',
-        kind,
-        input: {},
-        steps: [{ name: 'outline' }],
-      });
-      await store.commit(job.id, {
-        expectedVersion: 1,
-        events: [{ type: 'job_started', data: {} }],
-      });
+      const job = await runningJob(store, kind, ['outline']);
       ids.push(job.id);
     }
     clock.advance(11 * MINUTE);
@@ -335,16 +324,7 @@ describe('the stale-job sweep', () => {
     });
     const ids: Record<string, string> = {};
     for (const kind of ['default', 'slow', 'never']) {
-      const { job } = await store.createJob({
-        ownerId: 'alice',
-        kind,
-        input: {},
-        steps: [{ name: 'outline' }],
-      });
-      await store.commit(job.id, {
-        expectedVersion: 1,
-        events: [{ type: 'job_started', data: {} }],
-      });
+      const job = await runningJob(store, kind, ['outline']);
       ids[kind] = job.id;
     }
     clock.advance(11 * MINUTE);
