@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isJobstreamError } from '../src/errors.js';
-import type { JobEvent } from '../src/events.js';
+import { EVENT_TYPES, type JobEvent } from '../src/events.js';
 import type { Job } from '../src/job.js';
 import { reduce } from '../src/reduce.js';
 import { referenceReduce } from './reference-reduce.js';
@@ -76,23 +76,7 @@ function randomEvent(job: Job | null, rnd: () => number): JobEvent {
                   'job_cancelled',
                 ]
               : ['step_started', 'step_started', 'step_started', 'topic_started', 'job_completed'];
-  const type =
-    rnd() < 0.75
-      ? pick(likely)
-      : pick([
-          'job_created',
-          'job_started',
-          'step_started',
-          'step_progress',
-          'step_completed',
-          'topic_started',
-          'topic_progress',
-          'topic_completed',
-          'job_completed',
-          'job_failed',
-          'job_cancelled',
-          'job_resumed',
-        ] as const);
+  const type = rnd() < 0.75 ? pick(likely) : pick(EVENT_TYPES);
   const pending = job?.steps.find((s) => s.status === 'pending')?.name;
   const step =
     rnd() < 0.9
