@@ -51,7 +51,7 @@ const entries = [
   ['`subscribeToJob` alone', use(['subscribeToJob'], '@jobstream/client'), 'subscribe'],
   ['whole `@jobstream/client` entry', "export * from '@jobstream/client';", 'whole'],
   [
-    '`createJobClient` (brings `watchJob`, `reduce`)',
+    '`createJobClient` (brings `watchJob`, `applyEvent`)',
     use(['createJobClient'], '@jobstream/client'),
   ],
   [
@@ -67,7 +67,14 @@ const entries = [
     use(['createEventSource'], 'eventsource-client'),
   ],
   ['part: `eventsource-parser` alone', use(['createParser'], 'eventsource-parser')],
-  ['part: core lite `reduce`', use(['reduce'], '@jobstream/core/lite')],
+  [
+    'part: core lite `applyEvent` (what `watchJob` folds with)',
+    use(['applyEvent'], '@jobstream/core/lite'),
+  ],
+  [
+    'part: core lite `reduce` (`checkEvent` + `applyEvent`, for writers)',
+    use(['reduce'], '@jobstream/core/lite'),
+  ],
   ['part: core lite `isJobEventEnvelope`', use(['isJobEventEnvelope'], '@jobstream/core/lite')],
   ['zod 4 + core event schemas (`parseJobEvent`)', use(['parseJobEvent'], '@jobstream/core')],
   [

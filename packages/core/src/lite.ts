@@ -3,6 +3,8 @@
  * Browser code (the client, the React bindings) imports from here so zod stays out
  * of the bundle; `@jobstream/core` re-exports all of it.
  */
+
+export { applyEvent } from './apply-event.js';
 export { ERROR_HTTP_STATUS, httpStatusOf } from './error-status.js';
 export {
   ConflictError,
@@ -35,7 +37,7 @@ export type {
   StepStatus,
 } from './job.js';
 export { roundProgress, weightedProgress } from './progress-math.js';
-export { foldEvents, reduce } from './reduce.js';
+export { checkEvent, foldEvents, reduce } from './reduce.js';
 export {
   isTerminalStatus,
   type JobAction,
