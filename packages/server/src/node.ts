@@ -38,6 +38,9 @@ export function toNodeHandler(
     res.once('close', onClose);
     try {
       const response = await handle(toRequest(req as NodeRequest, abort.signal));
+      // Answered before the body was read (413, 401): the unread rest of it would be taken
+      // for the next request on a kept-alive connection, which then hangs until reset.
+      if (!req.complete) res.setHeader('connection', 'close');
       await writeResponse(response, res, abort.signal);
     } catch (error) {
       if (next) next(error);
