@@ -167,7 +167,13 @@ export interface JobServer {
   close(): void;
 }
 
-const JOB_ID = /^[^/]{1,200}$/;
+/**
+ * What a job id may be: 1 to 200 characters, no `/` (it is a path segment) and no control
+ * character (PostgreSQL text cannot hold NUL: a store would fail with a 500, not a 400).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+const JOB_ID = /^[^/\u0000-\u001f\u007f]{1,200}$/;
+const JOB_ID_RULE = "jobId must be 1 to 200 characters, without '/' or control characters.";
 
 /**
  * Creates the HTTP side of jobstream: Web-standard `(Request) => Promise<Response>`
@@ -314,7 +320,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
   /** The caller's job, or `not_found` for a missing job and for someone else's alike. */
   async function ownedJob(jobId: unknown, ownerId: string): Promise<Job> {
     if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
-      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+      throw new JobstreamError('invalid_input', JOB_ID_RULE);
     }
     const job = await store.getJob(jobId);
     if (!job || job.ownerId !== ownerId) {
@@ -513,7 +519,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       throw new JobstreamError('invalid_input', 'The body is not valid JSON.');
     }
     if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
-      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+      throw new JobstreamError('invalid_input', JOB_ID_RULE);
     }
     const job = await store.getJob(jobId);
     if (!job) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);

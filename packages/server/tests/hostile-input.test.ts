@@ -551,3 +551,36 @@ describe('unknown kinds', () => {
     await stillWorks(base);
   });
 });
+describe('the job id rule', () => {
+  it('a 10 KB id is refused with a message that says what a job id may be', async () => {
+    server = await startServer();
+    const { base } = server;
+    const long = 'x'.repeat(10 * 1024);
+    for (const request of [
+      () => get(`${base}/status/${long}`),
+      () => post(`${base}/cancel`, { jobId: long }),
+    ]) {
+      const answer = await problemOf(await request());
+      expect(answer.status).toBe(400);
+      // "must be a non-empty string" is wrong for a non-empty string: the message must
+      // name the actual rule (length) so a caller can fix the request.
+      expect(answer.error.message).toMatch(/200|long|length|characters/i);
+    }
+  });
+
+  it('an id with a NUL or another control character is 400 on every route', async () => {
+    // PostgreSQL text cannot hold NUL: PostgresJobStore.getJob('\u0000') throws `internal`
+    // ("invalid byte sequence for encoding UTF8: 0x00"), so such an id reached the store
+    // and answered 500. No job id has one, so it is refused before the store is asked.
+    server = await startServer();
+    const { base } = server;
+    for (const id of ['\u0000', 'a\u0000b', '\u001b[31m', 'a\nb', '\u007f']) {
+      const path = encodeURIComponent(id);
+      await expectProblem(get(`${base}/status/${path}`), 400, 'invalid_input');
+      await expectProblem(get(`${base}/stream/${path}`), 400, 'invalid_input');
+      await expectProblem(post(`${base}/cancel`, { jobId: id }), 400, 'invalid_input');
+      await expectProblem(post(`${base}/resume`, { jobId: id }), 400, 'invalid_input');
+    }
+    await stillWorks(base);
+  });
+});
