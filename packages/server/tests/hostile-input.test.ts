@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob } from '../src/index.js';
+import { defineJob, signBody } from '../src/index.js';
 import {
   post,
   quickJob,
+  readStream,
   readStreamToEnd,
   startJob,
   startServer,
@@ -582,5 +583,75 @@ describe('the job id rule', () => {
       await expectProblem(post(`${base}/resume`, { jobId: id }), 400, 'invalid_input');
     }
     await stillWorks(base);
+  });
+});
+
+describe('double clicks', () => {
+  it('ten concurrent resumes of one failed job: one 202, the rest 409, one job_resumed', async () => {
+    let runNow = true;
+    server = await startServer({
+      processRoute: false,
+      dispatch: async (_job, ctx) => {
+        if (runNow) await ctx.run();
+      },
+    });
+    const { base, store } = server;
+    const { jobId } = await startJob(base, 'x', 'alice', { failAt: 'analyze_topics' });
+    await waitFor(async () => (await store.getJob(jobId))?.status === 'failed');
+    runNow = false; // the resumed job stays pending, so every other resume must lose
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => post(`${base}/resume`, { jobId })),
+    );
+    const statuses = answers.map((answer) => answer.status).sort();
+    expect(statuses).toEqual([202, ...Array(9).fill(409)]);
+    for (const answer of answers) {
+      if (answer.status === 409) {
+        expect(await problemOf(answer)).toMatchObject({ error: { code: 'invalid_transition' } });
+      }
+    }
+    const events = await store.readEvents(jobId);
+    expect(events.filter((event) => event.type === 'job_resumed')).toHaveLength(1);
+  });
+});
+
+describe('POST /process with a valid signature and a hostile body', () => {
+  it('answers 400 or 404, never 5xx, and runs nothing', async () => {
+    const secret = 's'.repeat(32);
+    server = await startServer({ secret });
+    const { base, store } = server;
+    const bodies = [
+      '',
+      'null',
+      '[]',
+      '"x"',
+      '{}',
+      '{"jobId":42}',
+      '{"jobId":""}',
+      '{"jobId":"\\u0000"}',
+      `{"jobId":"${'x'.repeat(10_000)}"}`,
+      '{"jobId":"a/b"}',
+      '{"jobId":"no-such-job"}',
+      '{"jobId":"\'; drop table jobstream_jobs;--"}',
+      '{"jobId":',
+    ];
+    for (const body of bodies) {
+      const answer = await problemOf(
+        await fetch(`${base}/process`, {
+          method: 'POST',
+          headers: await signBody(secret, body),
+          body,
+        }),
+      );
+      expect([400, 404], body.slice(0, 40)).toContain(answer.status);
+    }
+    for (const timestamp of ['1e30', '-1', '1.5', 'abc', '9'.repeat(400)]) {
+      const headers = { ...(await signBody(secret, '{}')), 'x-jobstream-timestamp': timestamp };
+      await expectProblem(
+        fetch(`${base}/process`, { method: 'POST', headers, body: '{}' }),
+        401,
+        'invalid_signature',
+      );
+    }
+    expect((await store.listJobs({})).jobs).toHaveLength(0);
   });
 });
