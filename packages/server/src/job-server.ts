@@ -542,7 +542,9 @@ export function createJobServer(options: JobServerOptions): JobServer {
       return new Response(null, { status: 204 });
     }
     if (request.signal.aborted) return new Response(null, { status: 204 });
-    const body = streams.open(job.id, after, request.signal);
+    // An id past the job's last event (a client's bug or a lie) would skip every event,
+    // the terminal one too, and the stream would never end: follow from the last one.
+    const body = streams.open(job.id, Math.min(after, job.version), request.signal);
     return new Response(body, { status: 200, headers: SSE_HEADERS });
   }
 

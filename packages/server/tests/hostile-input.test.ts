@@ -586,6 +586,28 @@ describe('the job id rule', () => {
   });
 });
 
+describe('Last-Event-ID past the end', () => {
+  it('a stream asked for ids past a running job’s last event still ends with the job', async () => {
+    // Defect: the id was passed to the follower as is, so every real event (ids below
+    // it) was skipped, the terminal one too, and the stream never ended: the client
+    // hung on heartbeats and the server held the connection for ever.
+    server = await startServer({ jobs: [quickJob, waitingJob] });
+    const { base, store } = server;
+    const { jobId } = (await (await post(`${base}/start/waiting`, {})).json()) as {
+      jobId: string;
+    };
+    await waitFor(async () => (await store.getJob(jobId))?.status === 'running');
+    const reading = readStream(base, jobId, { lastEventId: 999_999_999 });
+    await waitFor(() => server?.jobServer.activeStreams === 1);
+    expect((await post(`${base}/cancel`, { jobId })).status).toBe(200);
+    const read = await reading;
+    expect(read.status).toBe(200);
+    expect(read.ended).toBe(true);
+    expect(read.events.at(-1)?.event).toBe('job_cancelled');
+    await waitFor(() => server?.jobServer.activeStreams === 0);
+  });
+});
+
 describe('double clicks', () => {
   it('ten concurrent resumes of one failed job: one 202, the rest 409, one job_resumed', async () => {
     let runNow = true;
