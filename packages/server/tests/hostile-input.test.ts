@@ -174,8 +174,10 @@ describe('bodies', () => {
         expect(answer.error.code).toBe('invalid_input');
       }
     }
-    // Unknown fields in a deep structure are dropped by the schema, not stored.
-    const extra = await post(`${base}/start`, deepObject);
+    // Even in a field the schema drops, nesting past the limit is refused.
+    await expectProblem(post(`${base}/start`, deepObject), 400, 'invalid_input');
+    // Unknown fields are dropped by the schema, not stored.
+    const extra = await post(`${base}/start`, '{"examId":"x","extra":[[[{"a":[1]}]]]}');
     expect(extra.status).toBe(202);
     const { jobId } = (await extra.json()) as { jobId: string };
     expect((await server.store.getJob(jobId))?.input).toEqual({ examId: 'x' });
@@ -675,5 +677,42 @@ describe('POST /process with a valid signature and a hostile body', () => {
       );
     }
     expect((await store.listJobs({})).jobs).toHaveLength(0);
+  });
+});
+
+describe('deeply nested input a schema lets through', () => {
+  /** A job that takes any JSON in `data` and returns it. */
+  const anyJob = defineJob({
+    kind: 'any',
+    input: z.object({ data: z.unknown() }),
+    steps: ['echo'],
+    async run(input, { tracker }) {
+      await tracker.startStep('echo');
+      return input;
+    },
+  });
+
+  it('is refused with 400 before it is stored; nesting within the limit is shown', async () => {
+    // Defect: a 10 KB body of 5,000 nested arrays was accepted (202) and stored, then
+    // JSON.stringify overflowed the stack on every read: GET /status answered 500 and
+    // the stream was cut before its first event, for ever.
+    server = await startServer({ jobs: [anyJob] });
+    const { base, store } = server;
+    for (const depth of [300, 5_000, 30_000]) {
+      const body = `{"data":${'['.repeat(depth)}${']'.repeat(depth)}}`;
+      const answer = await expectProblem(post(`${base}/start`, body), 400, 'invalid_input');
+      expect(answer.error.message).toMatch(/deeper than \d+ levels/);
+    }
+    // Brackets inside strings are not nesting.
+    const brackets = JSON.stringify({ data: '['.repeat(10_000) });
+    expect((await post(`${base}/start`, brackets)).status).toBe(202);
+    const nested = `{"data":${'['.repeat(250)}"\\"]"${']'.repeat(250)}}`;
+    const response = await post(`${base}/start`, nested);
+    expect(response.status).toBe(202);
+    const { jobId } = (await response.json()) as { jobId: string };
+    const { events } = await readStreamToEnd(base, jobId);
+    expect(events.at(-1)?.event).toBe('job_completed');
+    expect((await get(`${base}/status/${jobId}`)).status).toBe(200);
+    expect((await store.getJob(jobId))?.input).toEqual(JSON.parse(nested));
   });
 });
