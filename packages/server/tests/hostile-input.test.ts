@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob, signBody } from '../src/index.js';
@@ -714,5 +715,51 @@ describe('deeply nested input a schema lets through', () => {
     expect(events.at(-1)?.event).toBe('job_completed');
     expect((await get(`${base}/status/${jobId}`)).status).toBe(200);
     expect((await store.getJob(jobId))?.input).toEqual(JSON.parse(nested));
+  });
+});
+
+describe('requests Node accepts but no fetch Request can hold', () => {
+  /** Sends raw bytes on a socket; returns the status code and the body. */
+  function raw(url: string, text: string): Promise<{ status: number; body: string }> {
+    const { port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.end(text));
+      let data = '';
+      socket.on('data', (chunk) => {
+        data += chunk;
+      });
+      socket.on('error', reject);
+      socket.on('close', () => {
+        // The body may come chunked: the JSON is one chunk, from its first { to its last }.
+        const body = data.slice(data.indexOf('\r\n\r\n') + 4);
+        resolve({
+          status: Number(data.split(' ')[1]),
+          body: body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1),
+        });
+      });
+    });
+  }
+
+  it('answers a bad Host, a target of "//" and TRACE with 400/405 problems, not 500', async () => {
+    // Defect: toRequest threw (new URL / new Request) and the adapter answered 500.
+    server = await startServer();
+    const { url } = server;
+    const request = (line: string, host: string) =>
+      raw(url, `${line} HTTP/1.1\r\nHost: ${host}\r\nx-user: alice\r\nConnection: close\r\n\r\n`);
+    const cases: [string, string, number, string][] = [
+      ['GET /api/generation/status/x', 'exa mple', 400, 'invalid_input'],
+      ['GET /api/generation/status/x', '[::1', 400, 'invalid_input'],
+      ['GET /api/generation/status/x', 'a:99999999', 400, 'invalid_input'],
+      ['GET //', 'a', 400, 'invalid_input'],
+      ['TRACE /api/generation/status/x', 'a', 405, 'method_not_allowed'],
+    ];
+    for (const [line, host, status, code] of cases) {
+      const answer = await request(line, host);
+      expect(answer.status, `${line} / ${host}`).toBe(status);
+      expect(JSON.parse(answer.body)).toEqual({
+        error: { code, message: expect.any(String) },
+      });
+    }
+    await stillWorks(server.base);
   });
 });
