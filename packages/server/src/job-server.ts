@@ -11,7 +11,7 @@ import {
   type StaleJobRules,
 } from '@jobstream/core';
 import { JobServerConfigError } from './config-error.js';
-import { type CorsOptions, corsHeaders, preflight } from './cors.js';
+import { type CorsOptions, corsHeaders, isRefusedCrossSite, preflight } from './cors.js';
 import type { AnyJobDefinition } from './define-job.js';
 import { StreamRegistry } from './event-stream.js';
 import { errorResponse, json, problem } from './http-problem.js';
@@ -629,6 +629,11 @@ export function createJobServer(options: JobServerOptions): JobServer {
         response = problem('method_not_allowed', `Use ${method} on this route.`, {
           allow: method,
         });
+      } else if (method === 'POST' && isRefusedCrossSite(request, options.cors)) {
+        response = problem(
+          'forbidden',
+          'Cross-site requests are refused; list the origin in the server option cors.origins to allow it.',
+        );
       } else {
         try {
           response = await handler(request, ...args);

@@ -763,3 +763,63 @@ describe('requests Node accepts but no fetch Request can hold', () => {
     await stillWorks(server.base);
   });
 });
+
+describe('cross-site form posts (CSRF)', () => {
+  // A page on any site can make the browser POST a text/plain form to this API with the
+  // user's cookies: `<form enctype="text/plain">` with a field named `{"examId":"x","p":"`
+  // and the value `"}` sends `{"examId":"x","p":"="}`, valid JSON, and bodies are read as
+  // JSON whatever their content-type. Defect: it started a (costly) job as the victim.
+  const formBody = '{"examId":"x","p":"="}';
+  const crossSite = (origin: string) => ({
+    'x-user': 'alice',
+    'content-type': 'text/plain',
+    origin,
+    'sec-fetch-site': 'cross-site',
+    'sec-fetch-mode': 'navigate',
+  });
+
+  it('refuses a cross-site browser POST on every route with 403, and stores nothing', async () => {
+    server = await startServer();
+    const { base, store } = server;
+    for (const route of ['start', 'start/course', 'cancel', 'resume']) {
+      await expectProblem(
+        fetch(`${base}/${route}`, {
+          method: 'POST',
+          headers: crossSite('https://evil.example'),
+          body: formBody,
+        }),
+        403,
+        'forbidden',
+      );
+    }
+    expect((await store.listJobs({})).jobs).toHaveLength(0);
+    // Same origin, same site, and clients that are not browsers are served as before.
+    for (const site of ['same-origin', 'same-site', 'none', null]) {
+      const headers: Record<string, string> = { 'x-user': 'alice', 'content-type': 'text/plain' };
+      if (site) headers['sec-fetch-site'] = site;
+      const response = await fetch(`${base}/start`, { method: 'POST', headers, body: formBody });
+      expect(response.status, String(site)).toBe(202);
+    }
+  });
+
+  it('serves a cross-site POST from an origin listed in cors.origins', async () => {
+    server = await startServer({ cors: { origins: ['https://app.example'] } });
+    const { base } = server;
+    const allowed = await fetch(`${base}/start`, {
+      method: 'POST',
+      headers: crossSite('https://app.example'),
+      body: formBody,
+    });
+    expect(allowed.status).toBe(202);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    await expectProblem(
+      fetch(`${base}/start`, {
+        method: 'POST',
+        headers: crossSite('https://evil.example'),
+        body: formBody,
+      }),
+      403,
+      'forbidden',
+    );
+  });
+});
