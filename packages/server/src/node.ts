@@ -42,7 +42,8 @@ export function toNodeHandler(
         request = toRequest(req as NodeRequest, abort.signal);
       } catch {
         // Node parsed it but no fetch Request can hold it (a Host of "exa mple", a target
-        // of "//", TRACE): the client's fault, answered below, not a 500.
+        // of "//", TRACE, a body parsed by a framework too deep to serialize): the client's
+        // fault, answered below, not a 500.
       }
       const response = request ? await handle(request) : unrepresentable(req.method);
       // Answered before the body was read (413, 401): the unread rest of it would be taken
@@ -73,7 +74,10 @@ function unrepresentable(method: string | undefined): Response {
   const forbidden = FORBIDDEN_METHODS.test(method ?? '');
   const error = forbidden
     ? { code: 'method_not_allowed', message: `${method} is not supported.` }
-    : { code: 'invalid_input', message: 'Bad request URL or Host header.' };
+    : {
+        code: 'invalid_input',
+        message: 'The request cannot be read: its URL, Host header or body is malformed.',
+      };
   return new Response(JSON.stringify({ error }), {
     status: forbidden ? 405 : 400,
     headers: {

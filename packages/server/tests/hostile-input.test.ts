@@ -1,7 +1,11 @@
-import net from 'node:net';
+import { once } from 'node:events';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import { MemoryJobStore } from '@jobstream/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineJob, signBody } from '../src/index.js';
+import { createJobServer, defineJob, signBody } from '../src/index.js';
+import { toNodeHandler } from '../src/node.js';
 import {
   post,
   quickJob,
@@ -761,6 +765,36 @@ describe('requests Node accepts but no fetch Request can hold', () => {
       });
     }
     await stillWorks(server.base);
+  });
+
+  it('answers a body a framework parsed too deep to serialize again with 400, not 500', async () => {
+    const store = new MemoryJobStore();
+    const jobs = createJobServer({
+      store,
+      jobs: [quickJob],
+      authenticate: () => 'alice',
+      onError: () => {},
+    });
+    const handler = toNodeHandler(jobs);
+    // What `express.json()` hands over: the stream read, the body parsed.
+    const httpServer = http.createServer(async (req, res) => {
+      let text = '';
+      for await (const chunk of req) text += chunk;
+      (req as typeof req & { body?: unknown }).body = JSON.parse(text);
+      await handler(req, res);
+    });
+    httpServer.listen(0, '127.0.0.1');
+    await once(httpServer, 'listening');
+    const { port } = httpServer.address() as AddressInfo;
+    try {
+      const deep = `{"examId":"x","extra":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+      await expectProblem(post(`http://127.0.0.1:${port}/start`, deep), 400, 'invalid_input');
+      expect((await post(`http://127.0.0.1:${port}/start`, { examId: 'x' })).status).toBe(202);
+    } finally {
+      jobs.close();
+      httpServer.closeAllConnections();
+      await new Promise((resolve) => httpServer.close(resolve));
+    }
   });
 });
 
