@@ -26,6 +26,10 @@ export async function readTextBody(request: Request, maxBytes: number): Promise<
     }
     return text + decoder.decode();
   } catch (error) {
+    if (request.signal.aborted) {
+      // The client went away mid-upload: its fault, not ours, and nobody reads the answer.
+      throw new JobstreamError('invalid_input', 'The request was aborted while its body was sent.');
+    }
     if (error instanceof TypeError) {
       throw new JobstreamError('invalid_input', 'The body is not valid UTF-8.');
     }
