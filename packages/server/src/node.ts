@@ -48,7 +48,8 @@ export function toNodeHandler(
       const response = request ? await handle(request) : unrepresentable(req.method);
       // Answered before the body was read (413, 401): the unread rest of it would be taken
       // for the next request on a kept-alive connection, which then hangs until reset.
-      if (!req.complete) res.setHeader('connection', 'close');
+      // (HTTP/2 has no such header: each request is its own stream.)
+      if (!req.complete && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
       await writeResponse(response, res, abort.signal);
     } catch (error) {
       if (next) next(error);
