@@ -44,3 +44,14 @@ export function preflight(request: Request, cors: CorsOptions, method: string): 
   }
   return new Response(null, { status: 204, headers });
 }
+
+/**
+ * True for a browser request from another site whose origin is not allowed: a page
+ * anywhere can make the browser POST a text/plain form with the user's cookies (CSRF),
+ * and bodies are read as JSON whatever their content-type. Browsers say so in
+ * `Sec-Fetch-Site`; clients that are not browsers do not send it.
+ */
+export function isRefusedCrossSite(request: Request, cors: CorsOptions | undefined): boolean {
+  if (request.headers.get('sec-fetch-site') !== 'cross-site') return false;
+  return !cors || corsHeaders(request, cors) === null;
+}

@@ -11,7 +11,7 @@ import {
   type StaleJobRules,
 } from '@jobstream/core';
 import { JobServerConfigError } from './config-error.js';
-import { type CorsOptions, corsHeaders, preflight } from './cors.js';
+import { type CorsOptions, corsHeaders, isRefusedCrossSite, preflight } from './cors.js';
 import type { AnyJobDefinition } from './define-job.js';
 import { StreamRegistry } from './event-stream.js';
 import { errorResponse, json, problem } from './http-problem.js';
@@ -167,7 +167,13 @@ export interface JobServer {
   close(): void;
 }
 
-const JOB_ID = /^[^/]{1,200}$/;
+/**
+ * What a job id may be: 1 to 200 characters, no `/` (it is a path segment) and no control
+ * character (PostgreSQL text cannot hold NUL: a store would fail with a 500, not a 400).
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
+const JOB_ID = /^[^/\u0000-\u001f\u007f]{1,200}$/;
+const JOB_ID_RULE = "jobId must be 1 to 200 characters, without '/' or control characters.";
 
 /**
  * Creates the HTTP side of jobstream: Web-standard `(Request) => Promise<Response>`
@@ -314,7 +320,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
   /** The caller's job, or `not_found` for a missing job and for someone else's alike. */
   async function ownedJob(jobId: unknown, ownerId: string): Promise<Job> {
     if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
-      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+      throw new JobstreamError('invalid_input', JOB_ID_RULE);
     }
     const job = await store.getJob(jobId);
     if (!job || job.ownerId !== ownerId) {
@@ -513,7 +519,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       throw new JobstreamError('invalid_input', 'The body is not valid JSON.');
     }
     if (typeof jobId !== 'string' || !JOB_ID.test(jobId)) {
-      throw new JobstreamError('invalid_input', 'jobId must be a non-empty string.');
+      throw new JobstreamError('invalid_input', JOB_ID_RULE);
     }
     const job = await store.getJob(jobId);
     if (!job) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
@@ -536,7 +542,9 @@ export function createJobServer(options: JobServerOptions): JobServer {
       return new Response(null, { status: 204 });
     }
     if (request.signal.aborted) return new Response(null, { status: 204 });
-    const body = streams.open(job.id, after, request.signal);
+    // An id past the job's last event (a client's bug or a lie) would skip every event,
+    // the terminal one too, and the stream would never end: follow from the last one.
+    const body = streams.open(job.id, Math.min(after, job.version), request.signal);
     return new Response(body, { status: 200, headers: SSE_HEADERS });
   }
 
@@ -621,6 +629,11 @@ export function createJobServer(options: JobServerOptions): JobServer {
         response = problem('method_not_allowed', `Use ${method} on this route.`, {
           allow: method,
         });
+      } else if (method === 'POST' && isRefusedCrossSite(request, options.cors)) {
+        response = problem(
+          'forbidden',
+          'Cross-site requests are refused; list the origin in the server option cors.origins to allow it.',
+        );
       } else {
         try {
           response = await handler(request, ...args);

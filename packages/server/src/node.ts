@@ -37,7 +37,19 @@ export function toNodeHandler(
     };
     res.once('close', onClose);
     try {
-      const response = await handle(toRequest(req as NodeRequest, abort.signal));
+      let request: Request | null = null;
+      try {
+        request = toRequest(req as NodeRequest, abort.signal);
+      } catch {
+        // Node parsed it but no fetch Request can hold it (a Host of "exa mple", a target
+        // of "//", TRACE, a body parsed by a framework too deep to serialize): the client's
+        // fault, answered below, not a 500.
+      }
+      const response = request ? await handle(request) : unrepresentable(req.method);
+      // Answered before the body was read (413, 401): the unread rest of it would be taken
+      // for the next request on a kept-alive connection, which then hangs until reset.
+      // (HTTP/2 has no such header: each request is its own stream.)
+      if (!req.complete && req.httpVersionMajor === 1) res.setHeader('connection', 'close');
       await writeResponse(response, res, abort.signal);
     } catch (error) {
       if (next) next(error);
@@ -53,6 +65,28 @@ export function toNodeHandler(
       res.off('close', onClose);
     }
   };
+}
+
+/** Methods the Fetch standard refuses to carry in a `Request`. */
+const FORBIDDEN_METHODS = /^(?:CONNECT|TRACE|TRACK)$/i;
+
+/** The answer to a request no `Request` can represent: 405 for a forbidden method, else 400. */
+function unrepresentable(method: string | undefined): Response {
+  const forbidden = FORBIDDEN_METHODS.test(method ?? '');
+  const error = forbidden
+    ? { code: 'method_not_allowed', message: `${method} is not supported.` }
+    : {
+        code: 'invalid_input',
+        message: 'The request cannot be read: its URL, Host header or body is malformed.',
+      };
+  return new Response(JSON.stringify({ error }), {
+    status: forbidden ? 405 : 400,
+    headers: {
+      'content-type': 'application/json; charset=utf-8',
+      // The jobstream routes use no other methods.
+      ...(forbidden ? { allow: 'GET, POST, OPTIONS' } : {}),
+    },
+  });
 }
 
 /** Builds a Web `Request` from a Node request; `signal` aborts when the client goes away. */
