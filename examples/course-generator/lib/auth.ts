@@ -4,9 +4,18 @@
 
 export const DEMO_COOKIE = 'demo_user';
 
+/** A cookie's value, or null when it is missing or not valid percent-encoding. */
+function decode(raw: string | null | undefined): string | null {
+  if (!raw) return null;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return null; // A hand-made cookie like `demo_user=%E0`: nobody, so 401, not a 500.
+  }
+}
+
 function cookie(header: string | null, name: string): string | null {
-  const match = new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(header ?? '');
-  return match?.[1] ? decodeURIComponent(match[1]) : null;
+  return decode(new RegExp(`(?:^|;\\s*)${name}=([^;]+)`).exec(header ?? '')?.[1]);
 }
 
 /** A demo user name: 1–40 letters, digits, spaces, dots, dashes or underscores. */
@@ -47,6 +56,5 @@ export async function userFromCookies(
   get: (name: string) => string | undefined,
 ): Promise<string | null> {
   if (usesSupabaseAuth()) return supabaseUser(get('sb-access-token') ?? null);
-  const raw = get(DEMO_COOKIE);
-  return cleanDemoName(raw === undefined ? null : decodeURIComponent(raw));
+  return cleanDemoName(decode(get(DEMO_COOKIE)));
 }

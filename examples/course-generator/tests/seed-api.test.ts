@@ -139,5 +139,11 @@ describe("the seed's API usage, from Node", () => {
     expect(other.status).toBe(404);
     const anonymous = await fetch(`${app.url}/api/generation/status/${jobId}`);
     expect(anonymous.status).toBe(401);
+    // A malformed sign-in cookie is no sign-in, not a crash.
+    const garbled = await fetch(`${app.url}/api/generation/status/${jobId}`, {
+      headers: { cookie: 'demo_user=%E0%A4%A' },
+    });
+    expect(garbled.status).toBe(401);
+    expect(await garbled.json()).toMatchObject({ error: { code: 'unauthorized' } });
   }, 30_000);
 });
