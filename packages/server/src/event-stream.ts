@@ -42,6 +42,8 @@ export interface EventStreamSettings {
 export class StreamRegistry {
   readonly #connections = new Set<EventConnection>();
   readonly #fans = new Map<string, JobFan>();
+  /** Open streams per owner (see `JobServerOptions.maxStreamsPerOwner`). */
+  readonly #perOwner = new Map<string, number>();
   readonly settings: EventStreamSettings;
   readonly store: JobStore;
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -57,13 +59,28 @@ export class StreamRegistry {
     return this.#connections.size;
   }
 
+  /** How many streams `owner` has open on this server. */
+  openBy(owner: string): number {
+    return this.#perOwner.get(owner) ?? 0;
+  }
+
   /**
    * Opens a stream of the job's events after `after` (replay, then live, through
    * `followJob`), ending after a terminal event. `signal` (the request's) closes it.
+   * `owner`, when given, is counted in `openBy` until the stream closes.
    */
-  open(jobId: string, after: number, signal?: AbortSignal): ReadableStream<Uint8Array> {
+  open(
+    jobId: string,
+    after: number,
+    signal?: AbortSignal,
+    owner?: string,
+  ): ReadableStream<Uint8Array> {
     const connection = new EventConnection(this, jobId, after, signal);
     this.#connections.add(connection);
+    if (owner !== undefined) {
+      connection.owner = owner;
+      this.#perOwner.set(owner, this.openBy(owner) + 1);
+    }
     if (this.#timer === null) {
       this.#timer = setInterval(() => this.#tick(), this.settings.heartbeatMs);
       (this.#timer as { unref?: () => void }).unref?.();
@@ -92,7 +109,12 @@ export class StreamRegistry {
   }
 
   release(connection: EventConnection): void {
-    this.#connections.delete(connection);
+    const { owner } = connection;
+    if (this.#connections.delete(connection) && owner !== undefined) {
+      const left = this.openBy(owner) - 1;
+      if (left > 0) this.#perOwner.set(owner, left);
+      else this.#perOwner.delete(owner);
+    }
     if (this.#connections.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
       this.#timer = null;
@@ -197,6 +219,8 @@ class JobFan {
  */
 class EventConnection {
   readonly stream: ReadableStream<Uint8Array>;
+  /** Whose stream it is, for the per-owner count. */
+  owner: string | undefined;
   readonly #registry: StreamRegistry;
   readonly #settings: EventStreamSettings;
   readonly #jobId: string;

@@ -96,6 +96,15 @@ export interface JobServerOptions {
    */
   maxActiveJobsPerOwner?: number;
   /**
+   * Per-owner limit of open event streams on this instance; past it `GET /stream` answers
+   * 429 `rate_limited` with `Retry-After: 5` (the client waits and tries again, so a tab
+   * gets its stream once another closes). One page holds one stream per job it shows
+   * (watchers share), so the default leaves room for many tabs while keeping one user
+   * from holding thousands of connections. `Infinity` turns it off.
+   * @default 32
+   */
+  maxStreamsPerOwner?: number;
+  /**
    * A `running` job not written for this long is taken for abandoned (its process died:
    * a deploy, a crash, a serverless time limit) and failed with `error.code`
    * `worker_lost` when its status or stream is read (or it is resumed), so no viewer
@@ -240,6 +249,13 @@ export function createJobServer(options: JobServerOptions): JobServer {
   const now = options.now ?? (() => new Date());
   const staleRules = staleRulesOf(options);
   const watchdogMs = staleWatchdogMs(options, staleRules);
+  const maxStreams = options.maxStreamsPerOwner ?? 32;
+  if (!(maxStreams >= 1)) {
+    throw new JobServerConfigError(
+      'maxStreamsPerOwner',
+      'maxStreamsPerOwner must be at least 1 (Infinity turns the limit off).',
+    );
+  }
   const streams = new StreamRegistry(store, {
     heartbeatMs,
     retryMs: options.retryMs ?? 3_000,
@@ -542,9 +558,16 @@ export function createJobServer(options: JobServerOptions): JobServer {
       return new Response(null, { status: 204 });
     }
     if (request.signal.aborted) return new Response(null, { status: 204 });
+    if (streams.openBy(ownerId) >= maxStreams) {
+      return problem(
+        'rate_limited',
+        `You have ${maxStreams} event streams open (the limit); close one, or wait.`,
+        { 'retry-after': '5' },
+      );
+    }
     // An id past the job's last event (a client's bug or a lie) would skip every event,
     // the terminal one too, and the stream would never end: follow from the last one.
-    const body = streams.open(job.id, Math.min(after, job.version), request.signal);
+    const body = streams.open(job.id, Math.min(after, job.version), request.signal, ownerId);
     return new Response(body, { status: 200, headers: SSE_HEADERS });
   }
 
