@@ -45,3 +45,59 @@ describe('encodeFrame', () => {
     });
   });
 });
+
+describe("the seed guide's event table (GENERATION_QUICK_START.md, 'Event Types Reference')", () => {
+  // Each row: the event type and the key fields the guide's code reads from JSON.parse(e.data).
+  const rows: [string, Record<string, unknown>, string[]][] = [
+    [
+      'job_created',
+      { kind: 'course', ownerId: 'u', input: {}, steps: [], estimatedDuration: 90 },
+      ['estimatedDuration'],
+    ],
+    [
+      'step_started',
+      { step: 'plan', stepIndex: 2, message: 'Planning' },
+      ['step', 'stepIndex', 'message'],
+    ],
+    [
+      'step_progress',
+      { step: 'plan', progress: 40, stepProgress: 50, message: 'Half' },
+      ['progress', 'message'],
+    ],
+    [
+      'step_completed',
+      { step: 'plan', stepIndex: 2, duration: 1200, message: 'Done' },
+      ['duration', 'message'],
+    ],
+    [
+      'topic_started',
+      { topicName: 'Ethics', topicIndex: 1, topicCount: 4 },
+      ['topicName', 'topicIndex'],
+    ],
+    ['topic_progress', { topicName: 'Ethics', progress: 30 }, ['topicName', 'progress']],
+    [
+      'topic_completed',
+      { topicName: 'Ethics', topicIndex: 1, duration: 800, lessonsGenerated: 3 },
+      ['lessonsGenerated', 'duration'],
+    ],
+    [
+      'job_completed',
+      { result: { courseId: 'c1' }, totalDuration: 5000 },
+      ['courseId', 'totalDuration'],
+    ],
+    ['job_failed', { error: { message: 'boom' }, failedStep: 'plan' }, ['error', 'failedStep']],
+    [
+      'job_cancelled',
+      { reason: 'User cancelled', cancelledAt: '2026-01-01T00:00:00.000Z' },
+      ['reason', 'cancelledAt'],
+    ],
+  ];
+  for (const [type, data, fields] of rows) {
+    it(`${type} carries ${fields.join(', ')} at the top level`, () => {
+      const event = { id: 3, jobId: 'j1', type, at: '2026-01-01T00:00:00.000Z', data } as JobEvent;
+      const body = JSON.parse(eventJson(event, true));
+      for (const field of fields) expect(body[field], field).toBeDefined();
+      expect(body.type).toBe(type);
+    });
+  }
+});

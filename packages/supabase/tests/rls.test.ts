@@ -111,6 +111,34 @@ describe.skipIf(skipReason !== null)('migrations and row level security', () => 
     expect(rows).toEqual({ jobs: 0, events: 0 });
   });
 
+  it("the seed guide's 'Database Permission Issues' SQL: the policy is listed; its claim name is not the one auth.uid() reads", async () => {
+    // Verbatim from the guide, table name changed (course_generation_jobs -> jobstream_jobs).
+    const { rows: policies } = await database.admin.query(
+      `SELECT * FROM pg_policies WHERE tablename = 'jobstream_jobs';`,
+    );
+    expect(policies).toMatchObject([{ roles: '{authenticated}', cmd: 'SELECT' }]);
+    const client = await database.admin.connect();
+    const guideBlock = async (claim: string) => {
+      await client.query('begin');
+      try {
+        await client.query('SET LOCAL ROLE authenticated;');
+        await client.query(`SET LOCAL ${claim} = '${alice}';`);
+        return (await client.query('SELECT * FROM jobstream_jobs;')).rows.map((r) => r.id);
+      } finally {
+        await client.query('rollback');
+      }
+    };
+    try {
+      // `request.jwt.claims.sub` (the guide's line) is a setting auth.uid() never reads, in
+      // Supabase as here: the user sees nothing, which looks like a broken policy but is not.
+      expect(await guideBlock('request.jwt.claims.sub')).toEqual([]);
+      // `request.jwt.claim.sub` (singular, as docs/supabase.md says) is read: own rows only.
+      expect(await guideBlock('request.jwt.claim.sub')).toEqual([jobs.alice]);
+    } finally {
+      client.release();
+    }
+  });
+
   it('anon reads nothing', async () => {
     const result = await as(database.admin, 'anon', null, async (c) => ({
       jobs: await outcome(c, 'select * from public.jobstream_jobs'),
