@@ -1,9 +1,9 @@
 'use client';
 
 import { createJobClient } from '@jobstream/client';
-import { JobClientProvider, JobProgressModal } from '@jobstream/react';
-import { useRouter } from 'next/navigation';
+import { JobClientProvider } from '@jobstream/react';
 import { useMemo, useState } from 'react';
+import { GenerationProgressModal } from '@/components/GenerationProgressModal';
 import type { CourseJob } from '@/lib/course-job';
 
 export interface ActiveJob {
@@ -26,7 +26,6 @@ export function GenerateCourse({
   examTitle: string;
   activeJobs: ActiveJob[];
 }) {
-  const router = useRouter();
   const client = useMemo(() => createJobClient<CourseJob>({ baseUrl: '/api/generation' }), []);
   const [jobs, setJobs] = useState<ActiveJob[]>(activeJobs);
   const [openJobId, setOpenJobId] = useState<string | null>(activeJobs[0]?.id ?? null);
@@ -96,13 +95,12 @@ export function GenerateCourse({
         )}
       </section>
 
+      {/* The seed's modal, by its name: @jobstream/react's JobProgressModal inside. */}
       {openJobId && (
-        <JobProgressModal<CourseJob>
-          key={openJobId}
+        <GenerationProgressModal
           jobId={openJobId}
-          title={`Generating your ${examTitle} course`}
+          examId={examId}
           onClose={() => setOpenJobId(null)}
-          onComplete={({ courseId }) => router.push(`/course/${courseId}`)}
         />
       )}
     </JobClientProvider>
