@@ -68,7 +68,9 @@ async function startPostgres() {
   }
   const run = (args) => {
     const [cmd, rest] = asPostgres(args);
-    execFileSync(cmd, rest, { stdio: ['ignore', 'ignore', 'inherit'] });
+    // cwd: a postgres user cannot enter a caller's private directory (a mktemp -d clone),
+    // and initdb/pg_ctl then print "could not change directory ...: Permission denied".
+    execFileSync(cmd, rest, { cwd: base, stdio: ['ignore', 'ignore', 'inherit'] });
   };
   run([
     path.join(bin, 'initdb'),
