@@ -19,7 +19,7 @@ const STEPS = [
 type Step = (typeof STEPS)[number]['name'];
 type Ctx = JobContext<{ examId: string }, Step>;
 
-/** One unit of simulated work in ms (DEMO_STEP_MS). ~20 s for a whole demo course. */
+/** One unit of simulated work in ms (DEMO_STEP_MS). ~15 s for a whole demo course. */
 export function demoStepMs(): number {
   const value = Number(process.env.DEMO_STEP_MS ?? 450);
   return Number.isFinite(value) && value >= 0 ? value : 450;
@@ -116,6 +116,9 @@ export const courseJob = defineJob({
     const modules: CourseModule[] = [];
     for (const [i, topic] of exam.topics.entries()) {
       await tracker.startTopic(topic, { index: i + 1, count: exam.topics.length });
+      // A new topic's own message at once: the previous one ("… on Cardiology") under
+      // "Topic 2 of 6: Pharmacology" would be wrong until the first lesson is written.
+      tracker.progress((i / exam.topics.length) * 100, `Writing lessons on ${topic}`);
       let module: CourseModule;
       if (useClaude) {
         module = await claudeModule(ctx, exam, topic);
