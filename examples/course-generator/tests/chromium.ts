@@ -12,12 +12,29 @@ if (!hasChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
 }
 if (!hasChromium) console.warn(`No Chromium at ${chromiumPath}: skipping the browser tests.`);
 
-/** A headless Chromium with a fresh profile. */
-export function launchChromium(viewport = { width: 1280, height: 860 }): Promise<BrowserContext> {
+/** A phone: 360 px wide, touch only, mobile viewport rules, a dense screen. */
+export const PHONE = {
+  viewport: { width: 360, height: 740 },
+  isMobile: true,
+  hasTouch: true,
+  deviceScaleFactor: 3,
+} as const;
+
+/** A headless Chromium with a fresh profile (a desktop window unless told otherwise). */
+export function launchChromium(
+  device: {
+    viewport: { width: number; height: number };
+    isMobile?: boolean;
+    hasTouch?: boolean;
+    deviceScaleFactor?: number;
+  } = {
+    viewport: { width: 1280, height: 860 },
+  },
+): Promise<BrowserContext> {
   return chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-course-')), {
     executablePath: chromiumPath,
     headless: true,
-    viewport,
+    ...device,
     args: [
       '--no-sandbox',
       '--disable-gpu',

@@ -4,7 +4,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './app-server';
-import { hasChromium, launchChromium } from './chromium';
+import { hasChromium, launchChromium, PHONE } from './chromium';
 import { startTcpProxy } from './tcp-proxy';
 
 describe.skipIf(!hasChromium)('course generator in Chromium', () => {
@@ -165,6 +165,41 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     await browser.setOffline(false);
     await page.waitForURL(`**/course/course-${jobId.slice(0, 8)}`, { timeout: 90_000 });
     await page.close();
+  }, 120_000);
+
+  it('works on a phone: taps only, nothing wider than the screen, hide and reopen, then the course', async () => {
+    // The seed's checklist item "Test on mobile device": a 360 px touch screen.
+    const phone = await launchChromium(PHONE);
+    try {
+      await phone.addCookies([{ name: 'demo_user', value: 'phone-user', url: app.url }]);
+      const page = await phone.newPage();
+      await page.goto(`${app.url}/study/aws-saa`);
+      const started = page.waitForResponse((r) => r.url().endsWith('/api/generation/start'));
+      await page.getByRole('button', { name: 'Generate Course' }).tap();
+      const { jobId } = (await (await started).json()) as { jobId: string };
+      const dialog = page.getByRole('dialog');
+      await expect.poll(() => progressOf(page), { timeout: 30_000 }).toBeGreaterThan(0);
+      // The modal and the page fit the screen: no sideways scrolling, buttons on screen.
+      const box = await dialog.boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= 360).toBe(true);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        360,
+      );
+      const hide = dialog.getByRole('button', { name: 'Hide' });
+      const hideBox = await hide.boundingBox();
+      expect(hideBox && hideBox.y + hideBox.height <= 740 && hideBox.height >= 32).toBe(true);
+      await hide.tap();
+      await dialog.waitFor({ state: 'detached' });
+      expect(await statusOf(page, jobId)).toBe('running');
+      await page.getByRole('button', { name: 'Show progress of generation 1' }).tap();
+      await dialog.waitFor();
+      await page.waitForURL(`**/course/course-${jobId.slice(0, 8)}`, { timeout: 90_000 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+        360,
+      );
+    } finally {
+      await phone.close();
+    }
   }, 120_000);
 
   it("runs the seed's API snippets: start, EventSource with .progress and .courseId, status, cancel", async () => {
