@@ -209,6 +209,14 @@ export function runJobStoreConformance<S extends JobStore>(
         'conflict',
         'createJob with an id that exists',
       );
+      expect(
+        await store.getJob(job.id),
+        'a createJob rejected for a taken id must leave the existing job untouched',
+      ).toEqual(job);
+      expect(
+        await store.readEvents(job.id),
+        'a createJob rejected for a taken id must write no event',
+      ).toHaveLength(1);
     });
 
     it('commit appends contiguous ids and stores the folded job', async () => {
