@@ -86,6 +86,7 @@ export function encodeCursor(job: Pick<Job, 'createdAt' | 'id'>): string {
   return btoa(JSON.stringify([job.createdAt, job.id]));
 }
 
+/** The sort key inside a cursor; throws `invalid_input` for a string `encodeCursor` did not make. */
 export function decodeCursor(cursor: string): { createdAt: string; id: string } {
   try {
     const [createdAt, id] = JSON.parse(atob(cursor)) as unknown[];
@@ -96,7 +97,10 @@ export function decodeCursor(cursor: string): { createdAt: string; id: string } 
   throw new JobstreamError('invalid_input', 'cursor is not one returned by listJobs.');
 }
 
-/** Clamp a page size to 1..500. */
+/**
+ * The `listJobs` page size: `fallback` when `limit` is undefined, else `limit` rounded down
+ * and capped at 500. Throws `invalid_input` below 1 or for a non-number.
+ */
 export function pageSize(limit: number | undefined, fallback = 50): number {
   if (limit === undefined) return fallback;
   if (!Number.isFinite(limit) || limit < 1) {
@@ -105,11 +109,13 @@ export function pageSize(limit: number | undefined, fallback = 50): number {
   return Math.min(500, Math.floor(limit));
 }
 
+/** The statuses `listJobs` keeps, or null when the filter has none (keep every job). */
 export function statusFilter(filter: ListJobsFilter): ReadonlySet<string> | null {
   if (filter.status === undefined) return null;
   return new Set(typeof filter.status === 'string' ? [filter.status] : filter.status);
 }
 
+/** `value` as a Date; throws `invalid_input` naming `name` when it is not a valid time. */
 export function toDate(value: Date | string, name: string): Date {
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) {
@@ -118,6 +124,11 @@ export function toDate(value: Date | string, name: string): Date {
   return date;
 }
 
+/**
+ * `readEvents` options with their defaults (`after` 0, `limit` 1000; a larger `limit` is
+ * capped at 10,000). Throws `invalid_input` for a negative or fractional `after` or a
+ * `limit` below 1.
+ */
 export function checkReadOptions(after: number | undefined, limit: number | undefined) {
   const a = after ?? 0;
   if (!Number.isSafeInteger(a) || a < 0) {

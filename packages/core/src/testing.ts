@@ -87,7 +87,12 @@ async function writeProgress(store: JobStore, jobId: string, count: number) {
         });
         break;
       } catch (error) {
-        if (!isJobstreamError(error, 'conflict')) throw error;
+        if (!isJobstreamError(error, 'conflict')) {
+          throw new Error(
+            `A writer racing others retries only on code 'conflict', and a commit on a version another writer just took ${describeOutcome({ rejected: error })}`,
+            { cause: error },
+          );
+        }
       }
     }
   }
@@ -97,7 +102,15 @@ async function collect(iterable: AsyncIterable<JobEvent>, timeoutMs: number): Pr
   const events: JobEvent[] = [];
   const timeout = new Promise<never>((_, reject) =>
     setTimeout(
-      () => reject(new Error(`follow did not end within ${timeoutMs} ms`)),
+      () =>
+        reject(
+          new Error(
+            `followJob did not end within ${timeoutMs} ms; it had received ids [${events
+              .map((e) => e.id)
+              .join(', ')}]. The terminal event was committed through another store ` +
+              '(createPeer) or after subscribe resolved: does subscribe deliver those?',
+          ),
+        ),
       timeoutMs,
     ).unref?.(),
   );
@@ -111,7 +124,34 @@ async function collect(iterable: AsyncIterable<JobEvent>, timeoutMs: number): Pr
 }
 
 function expectContiguous(events: JobEvent[], from = 1) {
-  expect(events.map((e) => e.id)).toEqual(events.map((_, i) => from + i));
+  expect(
+    events.map((e) => e.id),
+    `readEvents must return ids ${from}, ${from + 1}, … with no gap or repeat`,
+  ).toEqual(events.map((_, i) => from + i));
+}
+
+/** What an outcome was, for a failure message: the code of a JobstreamError, else its kind. */
+function describeOutcome(outcome: { resolved: unknown } | { rejected: unknown }): string {
+  if ('resolved' in outcome) return 'it resolved instead of rejecting';
+  const error = outcome.rejected;
+  if (isJobstreamError(error)) return `it rejected with code '${error.code}': ${error.message}`;
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return `it rejected with ${text}, which is not a JobstreamError (throw ConflictError or new JobstreamError(code, message) from @jobstream/core, or let prepareCreate/prepareCommit throw)`;
+}
+
+/** Awaits `promise` and checks that it rejected with a JobstreamError of `code`. */
+async function expectRejectsWith(promise: Promise<unknown>, code: string, what: string) {
+  let outcome: { resolved: unknown } | { rejected: unknown };
+  try {
+    outcome = { resolved: await promise };
+  } catch (error) {
+    outcome = { rejected: error };
+  }
+  const ok = 'rejected' in outcome && isJobstreamError(outcome.rejected, code as never);
+  expect(
+    ok,
+    `${what} must reject with a JobstreamError of code '${code}'; ${describeOutcome(outcome)}`,
+  ).toBe(true);
 }
 
 export function runJobStoreConformance<S extends JobStore>(
@@ -154,17 +194,29 @@ export function runJobStoreConformance<S extends JobStore>(
 
     it('createJob rejects invalid input with invalid_input and writes nothing', async () => {
       const owner = `bad-${Date.now()}`;
-      await expect(store.createJob({ ...newJob(), ownerId: owner, steps: [] })).rejects.toSatisfy(
-        (e) => isJobstreamError(e, 'invalid_input'),
+      await expectRejectsWith(
+        store.createJob({ ...newJob(), ownerId: owner, steps: [] }),
+        'invalid_input',
+        'createJob with no steps',
       );
       expect((await store.listJobs({ ownerId: owner })).jobs).toEqual([]);
     });
 
     it('createJob with an id that exists rejects with conflict', async () => {
       const { job } = await store.createJob(newJob());
-      await expect(store.createJob({ ...newJob(), id: job.id })).rejects.toSatisfy((e) =>
-        isJobstreamError(e, 'conflict'),
+      await expectRejectsWith(
+        store.createJob({ ...newJob(), id: job.id }),
+        'conflict',
+        'createJob with an id that exists',
       );
+      expect(
+        await store.getJob(job.id),
+        'a createJob rejected for a taken id must leave the existing job untouched',
+      ).toEqual(job);
+      expect(
+        await store.readEvents(job.id),
+        'a createJob rejected for a taken id must write no event',
+      ).toHaveLength(1);
     });
 
     it('commit appends contiguous ids and stores the folded job', async () => {
@@ -192,9 +244,11 @@ export function runJobStoreConformance<S extends JobStore>(
     it('a stale expectedVersion rejects with a conflict and writes nothing', async () => {
       const job = await startedJob(store);
       await store.commit(job.id, { expectedVersion: job.version, events: [progressDraft(10)] });
-      await expect(
+      await expectRejectsWith(
         store.commit(job.id, { expectedVersion: job.version, events: [progressDraft(20)] }),
-      ).rejects.toSatisfy((e) => isJobstreamError(e, 'conflict'));
+        'conflict',
+        `commit with expectedVersion ${job.version} on a job at version ${job.version + 1}`,
+      );
       const events = await store.readEvents(job.id);
       expect(events).toHaveLength(job.version + 1);
       expect((await store.getJob(job.id))?.steps[0]?.progress).toBe(10);
@@ -202,7 +256,7 @@ export function runJobStoreConformance<S extends JobStore>(
 
     it('a forbidden transition rejects with invalid_transition and writes nothing, even mid-batch', async () => {
       const { job } = await store.createJob(newJob());
-      await expect(
+      await expectRejectsWith(
         store.commit(job.id, {
           expectedVersion: 1,
           events: [
@@ -210,14 +264,16 @@ export function runJobStoreConformance<S extends JobStore>(
             { type: 'job_resumed', data: {} },
           ],
         }),
-      ).rejects.toSatisfy((e) => isJobstreamError(e, 'invalid_transition'));
+        'invalid_transition',
+        'commit of job_resumed on a running job',
+      );
       expect(await store.getJob(job.id)).toEqual(job);
       expect(await store.readEvents(job.id)).toHaveLength(1);
     });
 
     it('an event that fails its schema rejects with invalid_event and writes nothing', async () => {
       const job = await startedJob(store);
-      await expect(
+      await expectRejectsWith(
         store.commit(job.id, {
           expectedVersion: job.version,
           events: [
@@ -227,17 +283,21 @@ export function runJobStoreConformance<S extends JobStore>(
             } as never,
           ],
         }),
-      ).rejects.toSatisfy((e) => isJobstreamError(e, 'invalid_event'));
+        'invalid_event',
+        'commit of a step_progress with progress 500 and stepProgress NaN',
+      );
       expect((await store.getJob(job.id))?.version).toBe(job.version);
     });
 
     it('commit to an unknown job rejects with not_found', async () => {
-      await expect(
+      await expectRejectsWith(
         store.commit('00000000-0000-4000-8000-000000000001', {
           expectedVersion: 1,
           events: [{ type: 'job_started', data: {} }],
         }),
-      ).rejects.toSatisfy((e) => isJobstreamError(e, 'not_found'));
+        'not_found',
+        'commit to a job that does not exist (pass null to prepareCommit)',
+      );
     });
 
     it('of two concurrent commits on the same version exactly one wins', async () => {
@@ -249,9 +309,20 @@ export function runJobStoreConformance<S extends JobStore>(
           events: [progressDraft(60)],
         }),
       ]);
-      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const won = results.filter((r) => r.status === 'fulfilled').length;
+      expect(
+        won,
+        won === 2
+          ? `both commits on version ${job.version} succeeded: the version check must happen inside the atomic write`
+          : `neither commit on version ${job.version} succeeded: ${results
+              .map((r) => (r.status === 'rejected' ? describeOutcome({ rejected: r.reason }) : ''))
+              .join('; ')}`,
+      ).toBe(1);
       const rejected = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-      expect(isJobstreamError(rejected.reason, 'conflict')).toBe(true);
+      expect(
+        isJobstreamError(rejected.reason, 'conflict'),
+        `the losing commit must reject with code 'conflict'; ${describeOutcome({ rejected: rejected.reason })}`,
+      ).toBe(true);
       const events = await store.readEvents(job.id);
       expectContiguous(events);
       expect(events).toHaveLength(job.version + 1);
@@ -266,8 +337,14 @@ export function runJobStoreConformance<S extends JobStore>(
       ]);
       const events = await store.readEvents(job.id);
       expectContiguous(events);
-      expect(events).toHaveLength(job.version + 45);
-      expect((await store.getJob(job.id))?.version).toBe(job.version + 45);
+      expect(
+        events.length,
+        `45 commits succeeded after version ${job.version}, so ${job.version + 45} events must be stored; fewer means two commits won on one version (the version check is not atomic with the write) and one overwrote the other`,
+      ).toBe(job.version + 45);
+      expect(
+        (await store.getJob(job.id))?.version,
+        'the stored job must be at the version of its last event',
+      ).toBe(job.version + 45);
     });
 
     it('readEvents honours after and limit', async () => {
@@ -324,9 +401,11 @@ export function runJobStoreConformance<S extends JobStore>(
     });
 
     it('followJob of an unknown job rejects with not_found', async () => {
-      await expect(
+      await expectRejectsWith(
         collect(followJob(store, '00000000-0000-4000-8000-000000000003'), timeoutMs),
-      ).rejects.toSatisfy((e) => isJobstreamError(e, 'not_found'));
+        'not_found',
+        'followJob of a job that does not exist (getJob must answer null)',
+      );
     });
 
     it('subscribe delivers live events in id order', async () => {
@@ -342,7 +421,10 @@ export function runJobStoreConformance<S extends JobStore>(
       const deadline = Date.now() + timeoutMs;
       while (seen.length < 10 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       unsubscribe();
-      expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => job.version + 1 + i));
+      expect(
+        seen,
+        `subscribe${peer ? ' on the peer store (createPeer)' : ''} must deliver the 10 events committed after it resolved, in id order, within ${timeoutMs} ms`,
+      ).toEqual(Array.from({ length: 10 }, (_, i) => job.version + 1 + i));
     });
 
     it('unsubscribing 1,000 times leaves no listener behind', async () => {
@@ -352,14 +434,19 @@ export function runJobStoreConformance<S extends JobStore>(
         const unsubscribe = await store.subscribe(job.id, () => {});
         unsubscribe();
       }
-      if (options.listenerCount) expect(await options.listenerCount(store)).toBe(before);
+      if (options.listenerCount) {
+        expect(
+          await options.listenerCount(store),
+          `listenerCount before 1,000 subscribe/unsubscribe cycles was ${before}; the unsubscribe function must release every listener`,
+        ).toBe(before);
+      }
       // Events committed after unsubscribing reach no one.
       let called = 0;
       const unsubscribe = await store.subscribe(job.id, () => called++);
       unsubscribe();
       await store.commit(job.id, { expectedVersion: job.version, events: [progressDraft(5)] });
       await new Promise((r) => setTimeout(r, 50));
-      expect(called).toBe(0);
+      expect(called, 'a listener was called after its unsubscribe function returned').toBe(0);
     });
 
     it('50 jobs written concurrently stay independent', async () => {
@@ -408,12 +495,18 @@ export function runJobStoreConformance<S extends JobStore>(
         seen.push(...page.jobs.map((j) => j.id));
         cursor = page.nextCursor;
       } while (cursor);
-      expect(seen).toEqual([...created].reverse());
+      expect(
+        seen,
+        `listJobs pages (limit 3, following nextCursor) must hold the owner's 7 jobs once each, newest first by (createdAt, id), got ${seen.length}`,
+      ).toEqual([...created].reverse());
 
       const running = await store.listJobs({ ownerId: owner, status: 'running' });
-      expect(running.jobs.map((j) => j.id)).toEqual([created[0]]);
+      expect(
+        running.jobs.map((j) => j.id),
+        "listJobs({ status: 'running' })",
+      ).toEqual([created[0]]);
       const pending = await store.listJobs({ ownerId: owner, status: ['pending'] });
-      expect(pending.jobs).toHaveLength(6);
+      expect(pending.jobs, "listJobs({ status: ['pending'] })").toHaveLength(6);
     });
 
     it('failStaleJobs fails each abandoned running job exactly once, even with two sweepers racing', async () => {
@@ -432,7 +525,12 @@ export function runJobStoreConformance<S extends JobStore>(
         failStaleJobs(store, later),
       ]);
       const failed = [...a.failed, ...b.failed].map((j) => j.id).sort();
-      expect(failed).toEqual(abandoned.map((j) => j.id).sort());
+      expect(
+        failed,
+        failed.length > abandoned.length
+          ? 'a job was failed by both sweepers: the commit version check must be atomic across stores'
+          : "each abandoned job must be failed once: failStaleJobs finds them with listJobs({ status: 'running' })",
+      ).toEqual(abandoned.map((j) => j.id).sort());
       for (const job of abandoned) {
         const stored = await store.getJob(job.id);
         expect(stored?.status).toBe('failed');
@@ -455,16 +553,21 @@ export function runJobStoreConformance<S extends JobStore>(
       const running = await startedJob(store, { ownerId: owner });
       const { job: pending } = await store.createJob(newJob({ ownerId: owner }));
 
-      expect(await store.deleteJobs({ finishedBefore: new Date(Date.now() - 60_000) })).toBe(0);
+      expect(
+        await store.deleteJobs({ finishedBefore: new Date(Date.now() - 60_000) }),
+        'deleteJobs with a cutoff before every completedAt',
+      ).toBe(0);
       await new Promise((r) => setTimeout(r, 5));
       const deleted = await store.deleteJobs({ finishedBefore: new Date(Date.now() + 1000) });
-      expect(deleted).toBeGreaterThanOrEqual(1);
+      expect(deleted, 'deleteJobs must return how many jobs it deleted').toBeGreaterThanOrEqual(1);
       expect(await store.getJob(finished.id)).toBeNull();
       expect(await store.readEvents(finished.id)).toEqual([]);
       expect(await store.getJob(running.id)).not.toBeNull();
       expect(await store.getJob(pending.id)).not.toBeNull();
-      await expect(store.deleteJobs({ finishedBefore: 'not a date' })).rejects.toSatisfy((e) =>
-        isJobstreamError(e, 'invalid_input'),
+      await expectRejectsWith(
+        store.deleteJobs({ finishedBefore: 'not a date' }),
+        'invalid_input',
+        "deleteJobs({ finishedBefore: 'not a date' }) (toDate does the check)",
       );
     });
   });
