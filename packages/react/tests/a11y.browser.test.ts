@@ -1,0 +1,83 @@
+// axe-core on the modal in Chromium, in every state a user can meet, at desktop and phone
+// widths, and with reduced motion and forced colors (Windows High Contrast) emulated.
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { type AxeFinding, axeViolations, blocking, describeFindings } from './browser/axe.js';
+import { GATES, TOPICS } from './browser/demo-server.js';
+import { browserHarness, chromiumPath, hasChromium } from './browser/harness.js';
+
+const WIDTHS = [1280, 360] as const;
+const MEDIA = [
+  { name: 'default', reducedMotion: 'no-preference', forcedColors: 'none' },
+  { name: 'reduced motion', reducedMotion: 'reduce', forcedColors: 'none' },
+  { name: 'forced colors', reducedMotion: 'no-preference', forcedColors: 'active' },
+] as const;
+
+describe.skipIf(!hasChromium)(
+  `JobProgressModal accessibility, axe-core in Chromium (${chromiumPath})`,
+  () => {
+    const harness = browserHarness();
+
+    /** Runs axe at every width and media setting; fails with every blocking finding listed. */
+    async function audit(page: Page, state: string) {
+      const found: string[] = [];
+      for (const width of WIDTHS) {
+        await page.setViewportSize({ width, height: 800 });
+        for (const media of MEDIA) {
+          await page.emulateMedia({
+            reducedMotion: media.reducedMotion,
+            forcedColors: media.forcedColors,
+          });
+          const bad: AxeFinding[] = blocking(await axeViolations(page));
+          if (bad.length)
+            found.push(`[${state}, ${width} px, ${media.name}]\n${describeFindings(bad)}`);
+        }
+      }
+      await page.emulateMedia({ reducedMotion: 'no-preference', forcedColors: 'none' });
+      expect(found, found.join('\n\n')).toEqual([]);
+    }
+
+    it('running with steps and a topic, then with the cancel confirmation open, then cancelled', async () => {
+      const jobId = await harness.server.start();
+      const { page } = await harness.openJob(jobId);
+      harness.server.gate(jobId).release();
+      await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+      await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+      await audit(page, 'running');
+
+      await page.getByRole('button', { name: 'Cancel job' }).click();
+      await page.getByRole('button', { name: 'Keep going' }).waitFor();
+      await audit(page, 'cancel confirmation');
+
+      await page.getByRole('button', { name: 'Yes, cancel job' }).click();
+      await page.getByText(/^Cancelled/).waitFor();
+      await audit(page, 'cancelled');
+      await page.close();
+    });
+
+    it('failed with the resume action', async () => {
+      const jobId = await harness.server.start({ failOnce: TOPICS[0] });
+      const { page } = await harness.openJob(jobId);
+      harness.server.gate(jobId).release();
+      await page.getByRole('button', { name: 'Resume' }).waitFor();
+      await audit(page, 'failed');
+      await page.close();
+    });
+
+    it('completed', async () => {
+      const jobId = await harness.server.start();
+      harness.server.gate(jobId).release(GATES);
+      const { page } = await harness.openJob(jobId);
+      await page.getByText(/^Done in /).waitFor();
+      await audit(page, 'completed');
+      await page.close();
+    });
+
+    it('the connection lost for good (an unknown job: the client gives up)', async () => {
+      const { page } = await harness.openJob('no-such-job');
+      await page.getByRole('alert').waitFor();
+      await audit(page, 'connection lost');
+      await page.close();
+    });
+  },
+);
