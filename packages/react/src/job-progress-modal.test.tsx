@@ -64,6 +64,11 @@ describe('<JobProgressModal>', () => {
     );
     const bar = screen.getByRole('progressbar', { name: 'Overall progress' });
     expect(bar.getAttribute('aria-valuenow')).toBe('42');
+    // A screen reader says where the job is, not only a number.
+    expect(bar.getAttribute('aria-valuetext')).toBe('42% — Step 2 of 3: Writing lessons');
+    // The dialog is described by the same stage line, read out when focus moves in.
+    const described = document.getElementById(dialog.getAttribute('aria-describedby')!);
+    expect(described?.textContent).toBe('Step 2 of 3: Writing lessons');
     expect(screen.getByText('Topic 3 of 8: Cardiology')).toBeTruthy();
     expect(screen.getByText('Writing lesson 2')).toBeTruthy();
     expect(stepState('Reading questions')).toBe('completed');

@@ -153,6 +153,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   const percent = Math.round(p.progress);
   const heading = job ? stepText(job) : null;
   const topic = topicText(p.topic);
+  const stage = heading ?? (p.status === 'idle' ? 'Loading…' : 'Starting…');
 
   return (
     <div className="jsp-overlay">
@@ -161,6 +162,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         role="dialog"
         aria-modal="true"
         aria-labelledby={titleId}
+        aria-describedby={`${titleId}s`}
         tabIndex={-1}
         className={props.className ? `jsp-dialog ${props.className}` : 'jsp-dialog'}
         data-status={p.status}
@@ -183,7 +185,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         </div>
 
         <div className="jsp-status">
-          <span>{heading ?? (p.status === 'idle' ? 'Loading…' : 'Starting…')}</span>
+          <span id={`${titleId}s`}>{stage}</span>
           <b>{percent}%</b>
         </div>
         <div
@@ -193,6 +195,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
           aria-valuemin={0}
           aria-valuemax={100}
           aria-valuenow={percent}
+          aria-valuetext={`${percent}% — ${stage}`}
         >
           <div style={{ width: `${p.progress}%` }} />
         </div>
