@@ -173,6 +173,28 @@ describe('<JobProgressModal>', () => {
     expect(job.resumed).toBe(1);
   });
 
+  it('keeps focus on Resume while it is pending and after it fails, never on <body>', async () => {
+    const { ev, push, job } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0));
+    push(ev.failed('The model is overloaded', 'fetch_questions'));
+    let refuse!: (error: Error) => void;
+    job.resumeAnswer = new Promise((_, reject) => {
+      refuse = reject;
+    });
+    const resume = screen.getByRole('button', { name: 'Resume' });
+    resume.focus();
+    fireEvent.click(resume);
+    // Pending: marked busy for assistive technology but still focusable, and not sent twice.
+    expect(resume.getAttribute('aria-disabled')).toBe('true');
+    expect((resume as HTMLButtonElement).disabled).toBe(false);
+    fireEvent.click(resume);
+    expect(job.resumed).toBe(1);
+    await act(async () => refuse(new Error('Resume refused: the job is gone')));
+    expect(screen.getByText('Resume refused: the job is gone')).toBeTruthy();
+    expect(document.activeElement).toBe(resume);
+    expect(resume.getAttribute('aria-disabled')).toBeNull();
+  });
+
   it('calls onComplete once with the result, however often it re-renders or replays', () => {
     const { ev, push, job, onComplete } = setup();
     const events = [ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0)];

@@ -110,7 +110,8 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   useEffect(() => {
     if (asking) keepButton.current?.focus();
     else if (!dialog.current?.contains(document.activeElement)) {
-      (cancelButton.current ?? dialog.current)?.focus();
+      const cancel = cancelButton.current;
+      (cancel && !cancel.disabled ? cancel : dialog.current)?.focus();
     }
   }, [asking, p.status]);
 
@@ -131,7 +132,11 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
     }
   };
 
+  // While a request is out its button is aria-disabled, not disabled: a focused button that
+  // becomes disabled drops focus to <body>, out of the dialog, and it stayed there when the
+  // request failed.
   const act = async (action: () => Promise<void>) => {
+    if (busy) return;
     setBusy(true);
     setActionError(null);
     try {
@@ -268,7 +273,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                 className="jsp-btn"
                 data-variant="danger"
                 aria-describedby={`${titleId}c`}
-                disabled={busy}
+                aria-disabled={busy || undefined}
                 onClick={() => act(() => props.cancelJob())}
               >
                 Yes, cancel job
@@ -292,7 +297,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                   type="button"
                   className="jsp-btn"
                   data-variant="primary"
-                  disabled={busy}
+                  aria-disabled={busy || undefined}
                   onClick={() => act(props.resumeJob)}
                 >
                   Resume

@@ -46,7 +46,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-btn:hover{background:var(--jsp-track)}
 .jsp-btn[data-variant=primary]{background:var(--jsp-accent);border-color:var(--jsp-accent);color:#fff}
 .jsp-btn[data-variant=danger]{background:var(--jsp-danger);border-color:var(--jsp-danger);color:#fff}
-.jsp-btn:disabled{opacity:.6;cursor:default}
+.jsp-btn:disabled,.jsp-btn[aria-disabled=true]{opacity:.6;cursor:default}
 .jsp-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @keyframes jsp-spin{to{transform:rotate(360deg)}}
 @media (max-width:420px){.jsp-overlay{padding:8px;align-items:end}.jsp-dialog{padding:18px}.jsp-actions .jsp-btn{flex:1}}
