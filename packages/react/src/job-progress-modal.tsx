@@ -159,6 +159,20 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   const heading = job ? stepText(job) : null;
   const topic = topicText(p.topic);
   const stage = heading ?? (p.status === 'idle' ? 'Loading…' : 'Starting…');
+  const done = `Done in ${formatDuration(elapsed)}.`;
+  const cancelled = `Cancelled${job?.cancelReason ? `: ${job.cancelReason}` : '.'}`;
+  // The one live region's words: they change with the step, topic, connection or outcome,
+  // never with a progress tick (failures go to role=alert instead).
+  const news =
+    running || p.status === 'idle'
+      ? connection === 'open'
+        ? [stage, topic].filter(Boolean).join('. ')
+        : CONNECTION_TEXT[connection]
+      : p.status === 'completed'
+        ? done
+        : p.status === 'cancelled'
+          ? cancelled
+          : '';
 
   return (
     <div className="jsp-overlay">
@@ -179,7 +193,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
               {title}
             </h2>
             {(running || p.status === 'idle') && (
-              <span className="jsp-conn" data-state={connection} role="status">
+              <span className="jsp-conn" data-state={connection}>
                 {CONNECTION_TEXT[connection]}
               </span>
             )}
@@ -230,15 +244,18 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         )}
 
         {p.status === 'completed' && (
-          <p className="jsp-alert" data-kind="success" role="status">
-            Done in {formatDuration(elapsed)}.
+          <p className="jsp-alert" data-kind="success">
+            {done}
           </p>
         )}
         {p.status === 'cancelled' && (
-          <p className="jsp-alert" data-kind="info" role="status">
-            Cancelled{job?.cancelReason ? `: ${job.cancelReason}` : '.'}
+          <p className="jsp-alert" data-kind="info">
+            {cancelled}
           </p>
         )}
+        <p className="jsp-sr" role="status">
+          {news}
+        </p>
         {p.status === 'failed' && (
           <p className="jsp-alert" role="alert">
             {p.error?.message ?? 'The job failed.'}

@@ -41,8 +41,8 @@ describe.skipIf(!hasChromium)(
       const jobId = await harness.server.start();
       const { page } = await harness.openJob(jobId);
       harness.server.gate(jobId).release();
-      await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
-      await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+      await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
+      await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
       await audit(page, 'running');
 
       await page.getByRole('button', { name: 'Cancel job' }).click();
@@ -50,7 +50,7 @@ describe.skipIf(!hasChromium)(
       await audit(page, 'cancel confirmation');
 
       await page.getByRole('button', { name: 'Yes, cancel job' }).click();
-      await page.getByText(/^Cancelled/).waitFor();
+      await page.locator('.jsp-alert', { hasText: /^Cancelled/ }).waitFor();
       await audit(page, 'cancelled');
       await page.close();
     });
@@ -68,7 +68,7 @@ describe.skipIf(!hasChromium)(
       const jobId = await harness.server.start();
       harness.server.gate(jobId).release(GATES);
       const { page } = await harness.openJob(jobId);
-      await page.getByText(/^Done in /).waitFor();
+      await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
       await audit(page, 'completed');
       await page.close();
     });

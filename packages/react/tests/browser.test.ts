@@ -26,7 +26,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     const dialog = page.getByRole('dialog', { name: 'Generating your course' });
     await dialog.waitFor();
     await page.getByText('Reading 412 questions').waitFor();
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:running',
       'Writing lessons:pending',
@@ -36,14 +36,18 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     expect(harness.server.activeStreams).toBe(1);
 
     harness.server.gate(jobId).release();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect((await steps(page)).slice(0, 2)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:running',
     ]);
     const before = await valueNow(page);
     harness.server.gate(jobId).release();
-    await page.getByText(`Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`).waitFor();
+    await page.getByText(`Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`, { exact: true }).waitFor();
+    // One polite live region, saying the step and topic (not each progress tick).
+    expect(await page.getByRole('status').allTextContents()).toEqual([
+      `Step 2 of 3: Writing lessons. Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`,
+    ]);
     await expect.poll(() => valueNow(page)).toBeGreaterThan(before);
     await page.getByText(/^Elapsed \d+:\d\d$/).waitFor();
     expect(errors).toEqual([]);
@@ -56,7 +60,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     const gate = harness.server.gate(jobId);
     await page.getByText('Reading 412 questions').waitFor();
     gate.release();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
 
     await harness.server.stop();
     await page
@@ -68,10 +72,12 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await expect.poll(() => gate.reached).toBe(4);
     await harness.server.restart();
 
-    await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor({ timeout: 30_000 });
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page
+      .getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true })
+      .waitFor({ timeout: 30_000 });
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     gate.release(GATES);
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:completed',
@@ -90,7 +96,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     // Hiding and showing again re-renders with the replayed job: still one onComplete.
     await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Show progress' }).click();
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect((await log(page)).completed).toHaveLength(1);
     expect(errors).toEqual([]);
     await page.close();
@@ -101,12 +107,14 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     const { page } = await openJob(jobId);
     const gate = harness.server.gate(jobId);
     await page.getByText('Reading 412 questions').waitFor();
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     // Ends the open streams while the HTTP server stays up: the client reconnects at once.
     await harness.server.stop();
     await harness.server.restart();
     gate.release(3);
-    await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor({ timeout: 30_000 });
+    await page
+      .getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true })
+      .waitFor({ timeout: 30_000 });
     const seen = await log(page);
     expect(new Set(seen.versions).size).toBe(seen.versions.length);
     expect(seen.versions.at(-1)).toBe((await harness.server.store.getJob(jobId))!.version);
@@ -123,7 +131,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
 
     await page.getByRole('button', { name: 'Cancel job' }).click();
     await page.getByRole('button', { name: 'Yes, cancel job' }).click();
-    await page.getByText(/^Cancelled/).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Cancelled/ }).waitFor();
     expect((await harness.server.store.getJob(jobId))!.status).toBe('cancelled');
     // The buttons that had focus are gone; focus stayed in the dialog.
     expect(await page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'))).toBe(
@@ -157,10 +165,10 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.screenshot({ path: screenshotPath('modal-failed.png') });
 
     await page.getByRole('button', { name: 'Resume' }).click();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);
     gate.release(GATES);
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:completed',
@@ -214,7 +222,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     // Reopened, it shows the job where it is now.
     harness.server.gate(jobId).release();
     await page.keyboard.press('Enter');
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect((await log(page)).closed).toBe(1);
     await page.close();
   });
@@ -230,8 +238,8 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     ] as const) {
       // As if the job had been running for a while (timers keep running).
       const { page } = await openJob(jobId, { width, height, at: Date.now() + 64_000 });
-      await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor();
-      await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+      await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true }).waitFor();
+      await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
       const spin = () =>
         page.$eval(
           '.jsp-step[data-status=running] .jsp-mark',
