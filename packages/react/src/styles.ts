@@ -50,6 +50,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @keyframes jsp-spin{to{transform:rotate(360deg)}}
 @media (max-width:420px){.jsp-overlay{padding:8px;align-items:end}.jsp-dialog{padding:18px}.jsp-actions .jsp-btn{flex:1}}
+@media (forced-colors:active){.jsp-dialog,.jsp-bar{border:1px solid}.jsp-bar>div{forced-color-adjust:none;background:Highlight}}
 @media (prefers-reduced-motion:reduce){.jsp-overlay *,.jsp-overlay ::before{animation:none!important;transition:none!important}}
 `;
 

@@ -55,6 +55,29 @@ describe.skipIf(!hasChromium)(
       await page.close();
     });
 
+    it('keeps the bar and the dialog edge visible with forced colors (axe does not check)', async () => {
+      const jobId = await harness.server.start();
+      const { page } = await harness.openJob(jobId);
+      harness.server.gate(jobId).release(3);
+      await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true }).waitFor();
+      await page.emulateMedia({ forcedColors: 'active' });
+      const look = await page.evaluate(() => {
+        const css = (selector: string) => getComputedStyle(document.querySelector(selector)!);
+        return {
+          track: css('.jsp-bar').backgroundColor,
+          fill: css('.jsp-bar>div').backgroundColor,
+          trackEdge: css('.jsp-bar').borderTopStyle,
+          dialogEdge: css('.jsp-dialog').borderTopStyle,
+        };
+      });
+      // System colors replace author colors (box-shadows go): the fill must not become the
+      // track's color, and the dialog needs a border to stand out from the page.
+      expect(look.fill).not.toBe(look.track);
+      expect(look.trackEdge).toBe('solid');
+      expect(look.dialogEdge).toBe('solid');
+      await page.close();
+    });
+
     it('failed with the resume action', async () => {
       const jobId = await harness.server.start({ failOnce: TOPICS[0] });
       const { page } = await harness.openJob(jobId);
