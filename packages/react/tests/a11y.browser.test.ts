@@ -78,6 +78,20 @@ describe.skipIf(!hasChromium)(
       await page.close();
     });
 
+    it('draws the ring of a pending step at 3:1 or more against the dialog (WCAG 1.4.11)', async () => {
+      const jobId = await harness.server.start();
+      const { page } = await harness.openJob(jobId);
+      await page.getByText('Reading 412 questions').waitFor();
+      const [ring, background] = await page.evaluate(() => [
+        getComputedStyle(document.querySelector('.jsp-step[data-status=pending] .jsp-mark')!)
+          .borderTopColor,
+        getComputedStyle(document.querySelector('.jsp-dialog')!).backgroundColor,
+      ]);
+      // The ring is the only mark a pending step has (axe checks text contrast only).
+      expect(contrast(ring!, background!)).toBeGreaterThanOrEqual(3);
+      await page.close();
+    });
+
     it('failed with the resume action', async () => {
       const jobId = await harness.server.start({ failOnce: TOPICS[0] });
       const { page } = await harness.openJob(jobId);
@@ -104,3 +118,16 @@ describe.skipIf(!hasChromium)(
     });
   },
 );
+
+/** WCAG contrast ratio of two opaque `rgb(r, g, b)` colors. */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const [r, g, bl] = (color.match(/\d+/g) ?? []).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r! + 0.7152 * g! + 0.0722 * bl!;
+  };
+  const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+  return (hi! + 0.05) / (lo! + 0.05);
+}
