@@ -71,7 +71,7 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     const dialog = page.getByRole('dialog', { name: /Generating your USMLE Step 1 course/ });
     await dialog.waitFor();
     // A topic line appears while lessons are written ("Topic 2 of 6: Pharmacology").
-    await dialog.getByText(/Topic \d of 6: /).waitFor({ timeout: 30_000 });
+    await dialog.getByText(/^Topic \d of 6: /).waitFor({ timeout: 30_000 });
     await page.waitForURL(/\/course\/course-/, { timeout: 60_000 });
     await page.getByRole('heading', { name: 'USMLE Step 1: the complete course' }).waitFor();
     expect(await page.getByRole('heading', { level: 2, name: 'Pharmacology' }).count()).toBe(1);
@@ -85,7 +85,7 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     await expect.poll(() => progressOf(page), { timeout: 30_000 }).toBeGreaterThan(0);
     await dialog.getByRole('button', { name: 'Cancel job' }).click();
     await dialog.getByRole('button', { name: 'Yes, cancel job' }).click();
-    await dialog.getByText(/^Cancelled/).waitFor();
+    await dialog.locator('.jsp-alert', { hasText: /^Cancelled/ }).waitFor();
     expect(await statusOf(page, jobId)).toBe('cancelled');
     // It stays cancelled: the worker stopped instead of finishing the course.
     await new Promise((r) => setTimeout(r, 2000));
@@ -140,7 +140,7 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
       const dialog = page.getByRole('dialog');
       await expect.poll(() => progressOf(page), { timeout: 30_000 }).toBeGreaterThan(5);
       proxy.drop();
-      await dialog.getByText('Reconnecting…').waitFor({ timeout: 30_000 });
+      await dialog.locator('.jsp-conn', { hasText: 'Reconnecting…' }).waitFor({ timeout: 30_000 });
       const offlineAt = await progressOf(page);
       await new Promise((r) => setTimeout(r, 1500));
       proxy.restore();
@@ -161,7 +161,7 @@ describe.skipIf(!hasChromium)('course generator in Chromium', () => {
     await dialog.getByText('Connected').waitFor({ timeout: 30_000 });
     await browser.setOffline(true);
     // No waiting for the heartbeat timeout: the `offline` event drops the connection.
-    await dialog.getByText('Reconnecting…').waitFor({ timeout: 5_000 });
+    await dialog.locator('.jsp-conn', { hasText: 'Reconnecting…' }).waitFor({ timeout: 5_000 });
     await browser.setOffline(false);
     await page.waitForURL(`**/course/course-${jobId.slice(0, 8)}`, { timeout: 90_000 });
     await page.close();

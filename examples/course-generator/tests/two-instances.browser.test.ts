@@ -73,11 +73,11 @@ describe.skipIf(!hasChromium || !databaseUrl)('two app instances on one PostgreS
 
     await dialogB.getByRole('button', { name: 'Cancel job' }).click();
     await dialogB.getByRole('button', { name: 'Yes, cancel job' }).click();
-    await dialogB.getByText(/^Cancelled/).waitFor({ timeout: 30_000 });
+    await dialogB.locator('.jsp-alert', { hasText: /^Cancelled/ }).waitFor({ timeout: 30_000 });
     // A's modal hears the cancel committed on B.
     await onA
       .getByRole('dialog')
-      .getByText(/^Cancelled/)
+      .locator('.jsp-alert', { hasText: /^Cancelled/ })
       .waitFor({ timeout: 30_000 });
 
     // A's worker stopped: the job stays cancelled and no course is written.

@@ -1,13 +1,16 @@
 // @vitest-environment jsdom
 
 import { JobClientError } from '@jobstream/client';
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { act, cleanup, configure, fireEvent, render, screen, within } from '@testing-library/react';
 import { useState } from 'react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { courseEvents, fakeClient } from '../tests/fake-client.js';
 import { JobProgressModal } from './job-progress-modal.js';
 
 afterEach(cleanup);
+// Text queries look at what is shown; the live region repeats it for screen readers and is
+// checked through its role.
+configure({ defaultIgnore: 'script, style, .jsp-sr[role=status]' });
 
 function setup(jobId = 'job-1') {
   const client = fakeClient();
@@ -48,7 +51,8 @@ describe('<JobProgressModal>', () => {
 
     push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0, 'Reading 40 questions'));
     act(() => job.setConnection('open'));
-    expect(screen.getByRole('status').textContent).toBe('Connected');
+    expect(dialog.querySelector('.jsp-conn')?.textContent).toBe('Connected');
+    expect(screen.getByRole('status').textContent).toBe('Step 1 of 3: Reading questions');
     expect(screen.getByText('Step 1 of 3: Reading questions')).toBeTruthy();
     expect(screen.getByText('Reading 40 questions')).toBeTruthy();
     expect(stepState('Reading questions')).toBe('running');
@@ -64,6 +68,11 @@ describe('<JobProgressModal>', () => {
     );
     const bar = screen.getByRole('progressbar', { name: 'Overall progress' });
     expect(bar.getAttribute('aria-valuenow')).toBe('42');
+    // A screen reader says where the job is, not only a number.
+    expect(bar.getAttribute('aria-valuetext')).toBe('42% — Step 2 of 3: Writing lessons');
+    // The dialog is described by the same stage line, read out when focus moves in.
+    const described = document.getElementById(dialog.getAttribute('aria-describedby')!);
+    expect(described?.textContent).toBe('Step 2 of 3: Writing lessons');
     expect(screen.getByText('Topic 3 of 8: Cardiology')).toBeTruthy();
     expect(screen.getByText('Writing lesson 2')).toBeTruthy();
     expect(stepState('Reading questions')).toBe('completed');
@@ -73,6 +82,34 @@ describe('<JobProgressModal>', () => {
 
     act(() => job.setConnection('reconnecting'));
     expect(screen.getByRole('status').textContent).toBe('Reconnecting…');
+  });
+
+  it('announces the step, topic and outcome in one polite live region, not each progress tick', () => {
+    const { ev, push, job } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0, 'Reading 40 questions'));
+    act(() => job.setConnection('open'));
+    const live = () => screen.getAllByRole('status');
+    expect(live()).toHaveLength(1);
+    expect(document.querySelectorAll('[aria-live]:not([aria-live=off]),[role=log]')).toHaveLength(
+      0,
+    );
+    const region = live()[0]!;
+    push(ev.stepCompleted('fetch_questions', 0, 2400), ev.stepStarted('generate_lessons', 1));
+    push(ev.topicStarted('Cardiology', 3, 8));
+    expect(region.textContent).toBe('Step 2 of 3: Writing lessons. Topic 3 of 8: Cardiology');
+    // Progress ticks and their messages leave it alone (no flood of announcements).
+    const announced = region.textContent;
+    for (const pct of [10, 20, 30]) {
+      push(ev.stepProgress('generate_lessons', pct, pct, `Writing lesson ${pct}`));
+      expect(region.textContent).toBe(announced);
+    }
+    act(() => job.setConnection('reconnecting'));
+    expect(region.textContent).toBe('Reconnecting…');
+    act(() => job.setConnection('open'));
+    push(ev.completed({ courseId: 'c-1' }));
+    // Still the same element (a region inserted with its text is often not read out).
+    expect(live()).toEqual([region]);
+    expect(region.textContent).toMatch(/^Done in /);
   });
 
   it('cancels only after confirmation, and closing never cancels', () => {
@@ -166,6 +203,28 @@ describe('<JobProgressModal>', () => {
     expect(onError).toHaveBeenCalledTimes(1);
     fireEvent.click(screen.getByRole('button', { name: 'Resume' }));
     expect(job.resumed).toBe(1);
+  });
+
+  it('keeps focus on Resume while it is pending and after it fails, never on <body>', async () => {
+    const { ev, push, job } = setup();
+    push(ev.created(), ev.started(), ev.stepStarted('fetch_questions', 0));
+    push(ev.failed('The model is overloaded', 'fetch_questions'));
+    let refuse!: (error: Error) => void;
+    job.resumeAnswer = new Promise((_, reject) => {
+      refuse = reject;
+    });
+    const resume = screen.getByRole('button', { name: 'Resume' });
+    resume.focus();
+    fireEvent.click(resume);
+    // Pending: marked busy for assistive technology but still focusable, and not sent twice.
+    expect(resume.getAttribute('aria-disabled')).toBe('true');
+    expect((resume as HTMLButtonElement).disabled).toBe(false);
+    fireEvent.click(resume);
+    expect(job.resumed).toBe(1);
+    await act(async () => refuse(new Error('Resume refused: the job is gone')));
+    expect(screen.getByText('Resume refused: the job is gone')).toBeTruthy();
+    expect(document.activeElement).toBe(resume);
+    expect(resume.getAttribute('aria-disabled')).toBeNull();
   });
 
   it('calls onComplete once with the result, however often it re-renders or replays', () => {

@@ -110,7 +110,8 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   useEffect(() => {
     if (asking) keepButton.current?.focus();
     else if (!dialog.current?.contains(document.activeElement)) {
-      (cancelButton.current ?? dialog.current)?.focus();
+      const cancel = cancelButton.current;
+      (cancel && !cancel.disabled ? cancel : dialog.current)?.focus();
     }
   }, [asking, p.status]);
 
@@ -131,7 +132,11 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
     }
   };
 
+  // While a request is out its button is aria-disabled, not disabled: a focused button that
+  // becomes disabled drops focus to <body>, out of the dialog, and it stayed there when the
+  // request failed.
   const act = async (action: () => Promise<void>) => {
+    if (busy) return;
     setBusy(true);
     setActionError(null);
     try {
@@ -153,6 +158,21 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
   const percent = Math.round(p.progress);
   const heading = job ? stepText(job) : null;
   const topic = topicText(p.topic);
+  const stage = heading ?? (p.status === 'idle' ? 'Loading…' : 'Starting…');
+  const done = `Done in ${formatDuration(elapsed)}.`;
+  const cancelled = `Cancelled${job?.cancelReason ? `: ${job.cancelReason}` : '.'}`;
+  // The one live region's words: they change with the step, topic, connection or outcome,
+  // never with a progress tick (failures go to role=alert instead).
+  const news =
+    running || p.status === 'idle'
+      ? connection === 'open'
+        ? [stage, topic].filter(Boolean).join('. ')
+        : CONNECTION_TEXT[connection]
+      : p.status === 'completed'
+        ? done
+        : p.status === 'cancelled'
+          ? cancelled
+          : '';
 
   return (
     <div className="jsp-overlay">
@@ -161,6 +181,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         role="dialog"
         aria-modal="true"
         aria-labelledby={titleId}
+        aria-describedby={`${titleId}s`}
         tabIndex={-1}
         className={props.className ? `jsp-dialog ${props.className}` : 'jsp-dialog'}
         data-status={p.status}
@@ -172,7 +193,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
               {title}
             </h2>
             {(running || p.status === 'idle') && (
-              <span className="jsp-conn" data-state={connection} role="status">
+              <span className="jsp-conn" data-state={connection}>
                 {CONNECTION_TEXT[connection]}
               </span>
             )}
@@ -183,7 +204,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         </div>
 
         <div className="jsp-status">
-          <span>{heading ?? (p.status === 'idle' ? 'Loading…' : 'Starting…')}</span>
+          <span id={`${titleId}s`}>{stage}</span>
           <b>{percent}%</b>
         </div>
         <div
@@ -193,6 +214,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
           aria-valuemin={0}
           aria-valuemax={100}
           aria-valuenow={percent}
+          aria-valuetext={`${percent}% — ${stage}`}
         >
           <div style={{ width: `${p.progress}%` }} />
         </div>
@@ -222,15 +244,18 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
         )}
 
         {p.status === 'completed' && (
-          <p className="jsp-alert" data-kind="success" role="status">
-            Done in {formatDuration(elapsed)}.
+          <p className="jsp-alert" data-kind="success">
+            {done}
           </p>
         )}
         {p.status === 'cancelled' && (
-          <p className="jsp-alert" data-kind="info" role="status">
-            Cancelled{job?.cancelReason ? `: ${job.cancelReason}` : '.'}
+          <p className="jsp-alert" data-kind="info">
+            {cancelled}
           </p>
         )}
+        <p className="jsp-sr" role="status">
+          {news}
+        </p>
         {p.status === 'failed' && (
           <p className="jsp-alert" role="alert">
             {p.error?.message ?? 'The job failed.'}
@@ -265,7 +290,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                 className="jsp-btn"
                 data-variant="danger"
                 aria-describedby={`${titleId}c`}
-                disabled={busy}
+                aria-disabled={busy || undefined}
                 onClick={() => act(() => props.cancelJob())}
               >
                 Yes, cancel job
@@ -289,7 +314,7 @@ export function JobProgressDialog(props: JobProgressDialogProps) {
                   type="button"
                   className="jsp-btn"
                   data-variant="primary"
-                  disabled={busy}
+                  aria-disabled={busy || undefined}
                   onClick={() => act(props.resumeJob)}
                 >
                   Resume

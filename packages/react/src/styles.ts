@@ -4,7 +4,7 @@
  * to leave all of it out and ship your own.
  */
 export const jobProgressCss = `
-.jsp-overlay{--jsp-bg:#fff;--jsp-fg:#18181b;--jsp-muted:#63636e;--jsp-border:#e4e4e7;--jsp-track:#ececf0;--jsp-accent:#4f46e5;--jsp-success:#15803d;--jsp-warn:#b45309;--jsp-danger:#b91c1c;--jsp-radius:14px;--jsp-backdrop:rgb(15 15 20/.55);--jsp-font:system-ui,sans-serif;
+.jsp-overlay{--jsp-bg:#fff;--jsp-fg:#18181b;--jsp-muted:#63636e;--jsp-border:#e4e4e7;--jsp-ring:#8a8a94;--jsp-track:#ececf0;--jsp-accent:#4f46e5;--jsp-success:#15803d;--jsp-warn:#b45309;--jsp-danger:#b91c1c;--jsp-radius:14px;--jsp-backdrop:rgb(15 15 20/.55);--jsp-font:system-ui,sans-serif;
 position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px;background:var(--jsp-backdrop);font-family:var(--jsp-font);overflow-y:auto}
 .jsp-dialog{box-sizing:border-box;width:100%;max-width:480px;background:var(--jsp-bg);color:var(--jsp-fg);border-radius:var(--jsp-radius);box-shadow:0 20px 50px rgb(0 0 0/.3);padding:24px;font-size:15px;line-height:1.45;font-variant-numeric:tabular-nums;outline:0}
 .jsp-dialog :focus-visible{outline:2px solid var(--jsp-accent);outline-offset:2px}
@@ -32,7 +32,7 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-step[data-status=running],.jsp-step[data-status=completed],.jsp-step[data-status=failed]{color:var(--jsp-fg)}
 .jsp-step[data-status=running]{font-weight:600}
 .jsp-step time{margin-left:auto}
-.jsp-mark{flex:none;box-sizing:border-box;width:20px;height:20px;border-radius:50%;border:2px solid var(--jsp-border);display:grid;place-items:center;font-size:12px;font-weight:700;color:#fff}
+.jsp-mark{flex:none;box-sizing:border-box;width:20px;height:20px;border-radius:50%;border:2px solid var(--jsp-ring);display:grid;place-items:center;font-size:12px;font-weight:700;color:#fff}
 .jsp-step[data-status=running] .jsp-mark{border-color:var(--jsp-accent);border-right-color:transparent;animation:jsp-spin 1s linear infinite}
 .jsp-step[data-status=completed] .jsp-mark{background:var(--jsp-success);border-color:var(--jsp-success)}
 .jsp-step[data-status=failed] .jsp-mark{background:var(--jsp-danger);border-color:var(--jsp-danger)}
@@ -46,10 +46,11 @@ position:fixed;inset:0;z-index:1000;display:grid;place-items:center;padding:16px
 .jsp-btn:hover{background:var(--jsp-track)}
 .jsp-btn[data-variant=primary]{background:var(--jsp-accent);border-color:var(--jsp-accent);color:#fff}
 .jsp-btn[data-variant=danger]{background:var(--jsp-danger);border-color:var(--jsp-danger);color:#fff}
-.jsp-btn:disabled{opacity:.6;cursor:default}
+.jsp-btn:disabled,.jsp-btn[aria-disabled=true]{opacity:.6;cursor:default}
 .jsp-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 @keyframes jsp-spin{to{transform:rotate(360deg)}}
 @media (max-width:420px){.jsp-overlay{padding:8px;align-items:end}.jsp-dialog{padding:18px}.jsp-actions .jsp-btn{flex:1}}
+@media (forced-colors:active){.jsp-dialog,.jsp-bar{border:1px solid}.jsp-bar>div{forced-color-adjust:none;background:Highlight}}
 @media (prefers-reduced-motion:reduce){.jsp-overlay *,.jsp-overlay ::before{animation:none!important;transition:none!important}}
 `;
 

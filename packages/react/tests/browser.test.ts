@@ -1,86 +1,15 @@
 // The modal in a real browser (Debian Chromium through playwright-core) over a real
 // jobstream server: one browser for the file, one page per test.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import * as esbuild from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GATES, startDemoServer, TOPICS } from './browser/demo-server.js';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(chromiumPath);
-const required = process.env.JOBSTREAM_REQUIRE_SERVICES === '1';
-if (!hasChromium && required) {
-  throw new Error(`JOBSTREAM_REQUIRE_SERVICES=1 but there is no Chromium at ${chromiumPath}`);
-}
-const screenshotsDir = path.resolve(import.meta.dirname, '../../../docs/screenshots');
-
-const HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>jobstream modal</title>
-<style>body{margin:0;font-family:system-ui,sans-serif;background:#f4f4f8;color:#18181b}
-main{max-width:720px;margin:0 auto;padding:40px 20px}h1{margin:0 0 4px}p{color:#63636e}
-main>button{font:inherit;padding:10px 16px;border-radius:8px;border:0;background:#4f46e5;color:#fff}</style>
-</head><body><div id="root"></div><script src="/page.js"></script></body></html>`;
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { GATES, TOPICS } from './browser/demo-server.js';
+import { browserHarness, chromiumPath, hasChromium } from './browser/harness.js';
 
 type PageLog = { completed: unknown[]; errors: unknown[]; closed: number; versions: number[] };
 
 describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, () => {
-  let server: Awaited<ReturnType<typeof startDemoServer>>;
-  let browser: BrowserContext;
-  let userDir: string;
-
-  beforeAll(async () => {
-    const bundle = await esbuild.build({
-      entryPoints: [path.join(import.meta.dirname, 'browser/page.tsx')],
-      bundle: true,
-      format: 'iife',
-      platform: 'browser',
-      target: 'es2022',
-      jsx: 'automatic',
-      write: false,
-      logLevel: 'silent',
-      define: { 'process.env.NODE_ENV': '"development"' },
-    });
-    server = await startDemoServer(HTML, bundle.outputFiles[0]!.text);
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-'));
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
-  });
-
-  async function openJob(
-    jobId: string,
-    opts: { open?: boolean; width?: number; height?: number; at?: number } = {},
-  ) {
-    const page = await browser.newPage();
-    if (opts.at) await page.clock.setFixedTime(opts.at);
-    await page.setViewportSize({ width: opts.width ?? 1280, height: opts.height ?? 800 });
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${server.origin}/?job=${jobId}${opts.open === false ? '' : '&open'}`);
-    return { page, errors };
-  }
-  /** docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary directory. */
-  const screenshotPath = (name: string) =>
-    path.join(process.env.UPDATE_SCREENSHOTS ? screenshotsDir : userDir, name);
+  const harness = browserHarness();
+  const { openJob, screenshotPath } = harness;
   const log = (page: Page) => page.evaluate(() => (window as any).__page as PageLog);
   const steps = (page: Page) =>
     page.$$eval('.jsp-step', (items) =>
@@ -92,29 +21,33 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     page.getByRole('progressbar').getAttribute('aria-valuenow').then(Number);
 
   it('shows steps and topics advance, over one connection despite StrictMode', async () => {
-    const jobId = await server.start();
+    const jobId = await harness.server.start();
     const { page, errors } = await openJob(jobId);
     const dialog = page.getByRole('dialog', { name: 'Generating your course' });
     await dialog.waitFor();
     await page.getByText('Reading 412 questions').waitFor();
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:running',
       'Writing lessons:pending',
       'Saving the course:pending',
     ]);
     // StrictMode mounts twice and the page has a second watcher: still one stream.
-    expect(server.activeStreams).toBe(1);
+    expect(harness.server.activeStreams).toBe(1);
 
-    server.gate(jobId).release();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    harness.server.gate(jobId).release();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect((await steps(page)).slice(0, 2)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:running',
     ]);
     const before = await valueNow(page);
-    server.gate(jobId).release();
-    await page.getByText(`Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`).waitFor();
+    harness.server.gate(jobId).release();
+    await page.getByText(`Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`, { exact: true }).waitFor();
+    // One polite live region, saying the step and topic (not each progress tick).
+    expect(await page.getByRole('status').allTextContents()).toEqual([
+      `Step 2 of 3: Writing lessons. Topic 2 of ${TOPICS.length}: ${TOPICS[1]}`,
+    ]);
     await expect.poll(() => valueNow(page)).toBeGreaterThan(before);
     await page.getByText(/^Elapsed \d+:\d\d$/).waitFor();
     expect(errors).toEqual([]);
@@ -122,14 +55,14 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
   });
 
   it('recovers from a server restart mid-job without losing or repeating steps, and completes once', async () => {
-    const jobId = await server.start();
+    const jobId = await harness.server.start();
     const { page, errors } = await openJob(jobId);
-    const gate = server.gate(jobId);
+    const gate = harness.server.gate(jobId);
     await page.getByText('Reading 412 questions').waitFor();
     gate.release();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
 
-    await server.stop();
+    await harness.server.stop();
     await page
       .getByRole('status')
       .filter({ hasText: /Reconnecting|Offline/ })
@@ -137,12 +70,14 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     // The job moves on while nobody can see it.
     gate.release(2);
     await expect.poll(() => gate.reached).toBe(4);
-    await server.restart();
+    await harness.server.restart();
 
-    await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor({ timeout: 30_000 });
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page
+      .getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true })
+      .waitFor({ timeout: 30_000 });
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     gate.release(GATES);
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:completed',
@@ -150,7 +85,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     ]);
     expect(await valueNow(page)).toBe(100);
 
-    const final = (await server.store.getJob(jobId))!;
+    const final = (await harness.server.store.getJob(jobId))!;
     const seen = await log(page);
     // Every version the page saw came once and in order, up to the store's last.
     expect(seen.versions).toEqual([...seen.versions].sort((a, b) => a - b));
@@ -161,41 +96,43 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     // Hiding and showing again re-renders with the replayed job: still one onComplete.
     await page.keyboard.press('Escape');
     await page.getByRole('button', { name: 'Show progress' }).click();
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect((await log(page)).completed).toHaveLength(1);
     expect(errors).toEqual([]);
     await page.close();
   });
 
   it('drops of the connection alone are recovered too', async () => {
-    const jobId = await server.start();
+    const jobId = await harness.server.start();
     const { page } = await openJob(jobId);
-    const gate = server.gate(jobId);
+    const gate = harness.server.gate(jobId);
     await page.getByText('Reading 412 questions').waitFor();
-    await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
     // Ends the open streams while the HTTP server stays up: the client reconnects at once.
-    await server.stop();
-    await server.restart();
+    await harness.server.stop();
+    await harness.server.restart();
     gate.release(3);
-    await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor({ timeout: 30_000 });
+    await page
+      .getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true })
+      .waitFor({ timeout: 30_000 });
     const seen = await log(page);
     expect(new Set(seen.versions).size).toBe(seen.versions.length);
-    expect(seen.versions.at(-1)).toBe((await server.store.getJob(jobId))!.version);
+    expect(seen.versions.at(-1)).toBe((await harness.server.store.getJob(jobId))!.version);
     await page.close();
   });
 
   it('cancels only after confirmation', async () => {
-    const jobId = await server.start();
+    const jobId = await harness.server.start();
     const { page } = await openJob(jobId);
     await page.getByText('Reading 412 questions').waitFor();
     await page.getByRole('button', { name: 'Cancel job' }).click();
     await page.getByRole('button', { name: 'Keep going' }).click();
-    expect((await server.store.getJob(jobId))!.status).toBe('running');
+    expect((await harness.server.store.getJob(jobId))!.status).toBe('running');
 
     await page.getByRole('button', { name: 'Cancel job' }).click();
     await page.getByRole('button', { name: 'Yes, cancel job' }).click();
-    await page.getByText(/^Cancelled/).waitFor();
-    expect((await server.store.getJob(jobId))!.status).toBe('cancelled');
+    await page.locator('.jsp-alert', { hasText: /^Cancelled/ }).waitFor();
+    expect((await harness.server.store.getJob(jobId))!.status).toBe('cancelled');
     // The buttons that had focus are gone; focus stayed in the dialog.
     expect(await page.evaluate(() => !!document.activeElement?.closest('[role=dialog]'))).toBe(
       true,
@@ -210,9 +147,9 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
   });
 
   it('shows a failure with its error, and resumes it', async () => {
-    const jobId = await server.start({ failOnce: TOPICS[1] });
+    const jobId = await harness.server.start({ failOnce: TOPICS[1] });
     const { page } = await openJob(jobId);
-    const gate = server.gate(jobId);
+    const gate = harness.server.gate(jobId);
     gate.release(); // fetch_questions
     gate.release(); // topic 1, then topic 2 throws
     await page.getByRole('alert').filter({ hasText: 'The model is overloaded' }).waitFor();
@@ -228,10 +165,10 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.screenshot({ path: screenshotPath('modal-failed.png') });
 
     await page.getByRole('button', { name: 'Resume' }).click();
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect(await page.getByRole('alert').count()).toBe(0);
     gate.release(GATES);
-    await page.getByText(/^Done in /).waitFor();
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
     expect(await steps(page)).toEqual([
       'Reading your questions:completed',
       'Writing lessons:completed',
@@ -242,7 +179,7 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
   });
 
   it('works with the keyboard alone: Tab stays inside, Escape closes without cancelling, focus returns', async () => {
-    const jobId = await server.start();
+    const jobId = await harness.server.start();
     const { page } = await openJob(jobId, { open: false });
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Show progress');
@@ -280,19 +217,19 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Show progress');
-    expect((await server.store.getJob(jobId))!.status).toBe('running');
+    expect((await harness.server.store.getJob(jobId))!.status).toBe('running');
 
     // Reopened, it shows the job where it is now.
-    server.gate(jobId).release();
+    harness.server.gate(jobId).release();
     await page.keyboard.press('Enter');
-    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`).waitFor();
+    await page.getByText(`Topic 1 of ${TOPICS.length}: ${TOPICS[0]}`, { exact: true }).waitFor();
     expect((await log(page)).closed).toBe(1);
     await page.close();
   });
 
   it('fits and looks right at 1280 px and at 360 px (screenshots)', async () => {
-    const jobId = await server.start();
-    const gate = server.gate(jobId);
+    const jobId = await harness.server.start();
+    const gate = harness.server.gate(jobId);
     gate.release(3);
     await expect.poll(() => gate.reached).toBe(4);
     for (const [name, width, height] of [
@@ -301,8 +238,8 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     ] as const) {
       // As if the job had been running for a while (timers keep running).
       const { page } = await openJob(jobId, { width, height, at: Date.now() + 64_000 });
-      await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`).waitFor();
-      await page.getByRole('status').filter({ hasText: 'Connected' }).waitFor();
+      await page.getByText(`Topic 3 of ${TOPICS.length}: ${TOPICS[2]}`, { exact: true }).waitFor();
+      await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
       const spin = () =>
         page.$eval(
           '.jsp-step[data-status=running] .jsp-mark',

@@ -16,6 +16,8 @@ export interface FakeJob {
   listeners: Set<() => void>;
   cancelled: (string | undefined)[];
   resumed: number;
+  /** What resume() answers after counting the call (it resolves at once when unset). */
+  resumeAnswer?: Promise<void>;
 }
 
 export function fakeClient() {
@@ -75,6 +77,7 @@ export function fakeClient() {
         },
         async resume() {
           j.resumed++;
+          await j.resumeAnswer;
         },
         close() {
           if (closed) return;
