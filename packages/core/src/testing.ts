@@ -427,6 +427,35 @@ export function runJobStoreConformance<S extends JobStore>(
       ).toEqual(Array.from({ length: 10 }, (_, i) => job.version + 1 + i));
     });
 
+    it('a listener that throws neither fails the commit nor keeps events from other listeners', async () => {
+      const job = await startedJob(store);
+      const seen: number[] = [];
+      const source = peer ?? store;
+      const offThrowing = await source.subscribe(job.id, () => {
+        throw new Error('a subscriber bug');
+      });
+      const offSeeing = await source.subscribe(job.id, (e) => seen.push(e.id));
+      try {
+        for (let i = 0; i < 3; i++) {
+          await store.commit(job.id, {
+            expectedVersion: job.version + i,
+            events: [progressDraft(i)],
+          });
+        }
+        const deadline = Date.now() + timeoutMs;
+        while (seen.length < 3 && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 10));
+      } finally {
+        offThrowing();
+        offSeeing();
+      }
+      expect(
+        seen,
+        'the listener subscribed after one that throws must still get every event: catch what a listener throws (a subscriber bug must not undo or block a committed write)',
+      ).toEqual([job.version + 1, job.version + 2, job.version + 3]);
+      expect((await store.getJob(job.id))?.version).toBe(job.version + 3);
+    });
+
     it('unsubscribing 1,000 times leaves no listener behind', async () => {
       const job = await startedJob(store);
       const before = options.listenerCount ? await options.listenerCount(store) : 0;
