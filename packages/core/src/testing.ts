@@ -456,6 +456,37 @@ export function runJobStoreConformance<S extends JobStore>(
       expect((await store.getJob(job.id))?.version).toBe(job.version + 3);
     });
 
+    it('subscribing to a job before it exists works: the subscription gets its later events', async () => {
+      const id = crypto.randomUUID();
+      const seen: number[] = [];
+      // What followJob does for a job another process is about to create.
+      const unsubscribe = await (peer ?? store).subscribe(id, (e) => seen.push(e.id));
+      try {
+        const { job } = await store.createJob({ ...newJob(), id });
+        await store.commit(id, {
+          expectedVersion: job.version,
+          events: [{ type: 'job_started', data: {} }],
+        });
+        const deadline = Date.now() + timeoutMs;
+        while (!seen.includes(2) && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 10));
+      } finally {
+        unsubscribe();
+      }
+      expect(
+        seen.filter((n) => n >= 2),
+        'subscribe to an id with no job yet must resolve and then deliver the events committed once the job exists',
+      ).toEqual([2]);
+    });
+
+    it('listJobs rejects a cursor it did not make with invalid_input', async () => {
+      await expectRejectsWith(
+        store.listJobs({ cursor: 'not-a-cursor' }),
+        'invalid_input',
+        "listJobs({ cursor: 'not-a-cursor' }) (decodeCursor does the check)",
+      );
+    });
+
     it('unsubscribing 1,000 times leaves no listener behind', async () => {
       const job = await startedJob(store);
       const before = options.listenerCount ? await options.listenerCount(store) : 0;
