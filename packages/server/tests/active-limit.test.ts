@@ -2,25 +2,12 @@ import { MemoryJobStore } from '@jobstream/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createJobServer, defineJob } from '../src/index.js';
-import { post, startServer, type TestServer } from './helpers.js';
+import { post, startServer, type TestServer, waitingJob } from './helpers.js';
 
 let server: TestServer | null = null;
 afterEach(async () => {
   await server?.close();
   server = null;
-});
-
-/** Stays running until cancelled, so every admitted job holds its slot. */
-const waitingJob = defineJob({
-  kind: 'waiting',
-  input: z.object({}),
-  steps: ['wait'],
-  async run(_input, { tracker, signal }) {
-    await tracker.startStep('wait');
-    await new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  },
 });
 
 const roundTrip = () => new Promise((resolve) => setTimeout(resolve, 2));

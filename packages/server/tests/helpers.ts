@@ -27,6 +27,20 @@ export const quickJob = defineJob({
   },
 });
 
+/** A job that waits for its signal, so it stays running (holding its slot, its stream open) until cancelled. */
+export const waitingJob = defineJob({
+  kind: 'waiting',
+  input: z.object({}),
+  steps: ['wait', 'after'],
+  async run(_input, { tracker, signal }) {
+    await tracker.startStep('wait');
+    await new Promise((_resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+    await tracker.startStep('after'); // never reached
+  },
+});
+
 export interface TestServer {
   url: string;
   base: string;

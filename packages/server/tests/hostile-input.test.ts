@@ -15,6 +15,7 @@ import {
   startServer,
   type TestServer,
   waitFor,
+  waitingJob,
 } from './helpers.js';
 
 /*
@@ -69,19 +70,6 @@ async function stillWorks(base: string) {
   const { events } = await readStreamToEnd(base, jobId);
   expect(events.at(-1)?.event).toBe('job_completed');
 }
-
-/** A job that stays running until cancelled. */
-const waitingJob = defineJob({
-  kind: 'waiting',
-  input: z.object({}),
-  steps: ['wait'],
-  async run(_input, { tracker, signal }) {
-    await tracker.startStep('wait');
-    await new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  },
-});
 
 describe('wrong methods', () => {
   it('answers 405 with Allow on every route for every other method', async () => {

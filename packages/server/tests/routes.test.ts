@@ -11,6 +11,7 @@ import {
   startServer,
   type TestServer,
   waitFor,
+  waitingJob,
 } from './helpers.js';
 
 let server: TestServer | null = null;
@@ -27,20 +28,6 @@ async function problemOf(response: Response) {
     ...(JSON.parse(text) as { error: { code: string; message: string } }),
   };
 }
-
-/** A job that waits for its signal, so it stays running until cancelled. */
-const waitingJob = defineJob({
-  kind: 'waiting',
-  input: z.object({}),
-  steps: ['wait', 'after'],
-  async run(_input, { tracker, signal }) {
-    await tracker.startStep('wait');
-    await new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-    await tracker.startStep('after'); // never reached
-  },
-});
 
 describe('auth and isolation', () => {
   it('answers 401 without identity on every route', async () => {

@@ -1,9 +1,8 @@
 // maxStreamsPerOwner: one owner cannot hold more than N event streams on an instance.
 import { MemoryJobStore } from '@jobstream/core';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
-import { createJobServer, defineJob, JobServerConfigError } from '../src/index.js';
-import { post, startServer, type TestServer } from './helpers.js';
+import { createJobServer, JobServerConfigError } from '../src/index.js';
+import { post, startServer, type TestServer, waitingJob } from './helpers.js';
 
 let server: TestServer | null = null;
 const aborts: AbortController[] = [];
@@ -11,19 +10,6 @@ afterEach(async () => {
   for (const abort of aborts.splice(0)) abort.abort();
   await server?.close();
   server = null;
-});
-
-/** Stays running until cancelled, so its stream stays open. */
-const waitingJob = defineJob({
-  kind: 'waiting',
-  input: z.object({}),
-  steps: ['wait'],
-  async run(_input, { tracker, signal }) {
-    await tracker.startStep('wait');
-    await new Promise((_resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-    });
-  },
 });
 
 async function startJob(base: string, user: string, input: object = {}): Promise<string> {
