@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { mulberry32 } from '../tests/prng.js';
 import { isJobstreamError } from './errors.js';
 import type { EventDraft, JobEvent } from './events.js';
 import type { Job } from './job.js';
@@ -231,17 +232,6 @@ describe('reduce', () => {
     );
   });
 });
-
-/** A small deterministic PRNG so a failing sequence can be replayed from its seed. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALL_DRAFTS = (job: Job, rnd: () => number): EventDraft[] => {
   const step = job.steps[Math.floor(rnd() * job.steps.length)]!.name;

@@ -4,18 +4,8 @@ import { isJobstreamError } from '../src/errors.js';
 import { EVENT_TYPES, type JobEvent } from '../src/events.js';
 import type { Job } from '../src/job.js';
 import { reduce } from '../src/reduce.js';
+import { mulberry32 } from './prng.js';
 import { referenceReduce } from './reference-reduce.js';
-
-/** A small deterministic PRNG so a failing sequence can be replayed from its seed. */
-function mulberry32(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {

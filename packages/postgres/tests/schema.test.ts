@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error: a plain .mjs build script without types
 import { renderMigrations } from '../scripts/embed-migrations.mjs';
 import { MIGRATIONS, PostgresJobStore, SCHEMA_VERSION } from '../src/index.js';
+import { adapt, GUIDE } from './seed-guide-sql.js';
 import { createTestDatabase, skipReason, type TestDatabase } from './test-database.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -92,29 +93,12 @@ describe.skipIf(skipReason !== null)('schema on PostgreSQL', () => {
       { type: 'job_failed', data: { error: { message: 'boom' }, failedStep: 'generate_lessons' } },
     ] as never[]);
 
-    const seed = {
-      average: `SELECT AVG(EXTRACT(EPOCH FROM (completed_at - started_at))) as avg_seconds
-FROM course_generation_jobs
-WHERE status = 'completed'
-  AND completed_at > NOW() - INTERVAL '7 days';`,
-      failures: `SELECT current_step, COUNT(*) as failures
-FROM course_generation_jobs
-WHERE status = 'failed'
-  AND created_at > NOW() - INTERVAL '7 days'
-GROUP BY current_step
-ORDER BY failures DESC;`,
-      recent: `SELECT id, status, current_step, created_at, completed_at
-FROM course_generation_jobs
-ORDER BY created_at DESC
-LIMIT 20;`,
-    };
-    const run = async (sql: string) =>
-      (await database.admin.query(sql.replaceAll('course_generation_jobs', 'jobstream_jobs'))).rows;
+    const run = async (sql: string) => (await database.admin.query(adapt(sql))).rows;
 
-    const [average] = await run(seed.average);
+    const [average] = await run(GUIDE.average);
     expect(Number(average.avg_seconds)).toBeGreaterThanOrEqual(0);
-    expect(await run(seed.failures)).toEqual([{ current_step: 'generate_lessons', failures: '1' }]);
-    const recent = await run(seed.recent);
+    expect(await run(GUIDE.failures)).toEqual([{ current_step: 'generate_lessons', failures: '1' }]);
+    const recent = await run(GUIDE.recent);
     expect(recent.map((r) => [r.id, r.status, r.current_step])).toEqual([
       [failing.id, 'failed', 'generate_lessons'],
       [started.id, 'completed', 'fetch_questions'],
