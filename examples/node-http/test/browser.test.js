@@ -1,17 +1,8 @@
 // The page in a real Chromium: the browser's own EventSource against our SSE stream.
 import { once } from 'node:events';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { hasChromium as haveChromium, launchChromium } from '@jobstream/browser-testing';
 import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { createApp } from '../src/app.js';
-
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = fs.existsSync(executablePath);
-if (!haveChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
-  throw new Error(`Chromium not found at ${executablePath}`);
-}
 
 let app;
 let context;
@@ -22,19 +13,7 @@ beforeAll(async () => {
   app.server.listen(0, '127.0.0.1');
   await once(app.server, 'listening');
   base = `http://127.0.0.1:${app.server.address().port}`;
-  context = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(os.tmpdir(), 'pw-')), {
-    executablePath,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
+  context = await launchChromium();
 }, 60_000);
 afterAll(async () => {
   await context?.close();

@@ -1,25 +1,14 @@
-// The client inside a dedicated Web Worker of a real browser (Debian Chromium through
-// playwright-core), against the real @jobstream/server over real sockets: no `window`,
-// no `document`, only what a worker has. The page starts the worker; the worker follows
-// a job with `subscribeToJob` and with a `watchJob` snapshot, and posts what it sees.
-import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
+import { chromiumPath, hasChromium, launchChromium } from '@jobstream/browser-testing';
 import { MemoryJobStore } from '@jobstream/core';
 import { createJobServer, defineJob, type StandardSchemaV1 } from '@jobstream/server';
 import { toNodeHandler } from '@jobstream/server/node';
 import * as esbuild from 'esbuild';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers.js';
-
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const hasChromium = fs.existsSync(chromiumPath);
-if (!hasChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
-  throw new Error(`JOBSTREAM_REQUIRE_SERVICES=1 but there is no Chromium at ${chromiumPath}`);
-}
 
 /** Runs in the worker: follows `jobId` both ways and posts every observation. */
 const WORKER_SOURCE = `
@@ -61,7 +50,6 @@ const input: StandardSchemaV1<{ examId: string }> = {
 
 describe.skipIf(!hasChromium)(`the client in a Web Worker (${chromiumPath})`, () => {
   let browser: BrowserContext;
-  let userDir: string;
   let httpServer: http.Server;
   let origin: string;
   let store: MemoryJobStore;
@@ -113,12 +101,7 @@ describe.skipIf(!hasChromium)(`the client in a Web Worker (${chromiumPath})`, ()
     httpServer.listen(0, '127.0.0.1');
     await new Promise((resolve) => httpServer.once('listening', resolve));
     origin = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-worker-'));
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -128,7 +111,6 @@ describe.skipIf(!hasChromium)(`the client in a Web Worker (${chromiumPath})`, ()
     httpServer?.closeAllConnections();
     await new Promise((resolve) => httpServer?.close(resolve));
     store?.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
   const log = (page: Page) => page.evaluate(() => (window as any).__log as Entry[]);

@@ -97,7 +97,9 @@ describe.skipIf(skipReason !== null)('schema on PostgreSQL', () => {
 
     const [average] = await run(GUIDE.average);
     expect(Number(average.avg_seconds)).toBeGreaterThanOrEqual(0);
-    expect(await run(GUIDE.failures)).toEqual([{ current_step: 'generate_lessons', failures: '1' }]);
+    expect(await run(GUIDE.failures)).toEqual([
+      { current_step: 'generate_lessons', failures: '1' },
+    ]);
     const recent = await run(GUIDE.recent);
     expect(recent.map((r) => [r.id, r.status, r.current_step])).toEqual([
       [failing.id, 'failed', 'generate_lessons'],

@@ -3,16 +3,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { launchChromium } from '@jobstream/browser-testing';
 import * as esbuild from 'esbuild';
-import { type BrowserContext, chromium } from 'playwright-core';
+import type { BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
 import { startDemoServer } from './demo-server.js';
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const hasChromium = fs.existsSync(chromiumPath);
-if (!hasChromium && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
-  throw new Error(`JOBSTREAM_REQUIRE_SERVICES=1 but there is no Chromium at ${chromiumPath}`);
-}
+export { chromiumPath, hasChromium } from '@jobstream/browser-testing';
+
 const screenshotsDir = path.resolve(import.meta.dirname, '../../../../docs/screenshots');
 
 const HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -29,7 +27,8 @@ export type OpenOptions = { open?: boolean; width?: number; height?: number; at?
 export function browserHarness() {
   let server!: Awaited<ReturnType<typeof startDemoServer>>;
   let browser: BrowserContext | undefined;
-  let userDir = '';
+  /** Where screenshots go unless UPDATE_SCREENSHOTS=1. */
+  let scratchDir = '';
 
   beforeAll(async () => {
     const bundle = await esbuild.build({
@@ -44,26 +43,14 @@ export function browserHarness() {
       define: { 'process.env.NODE_ENV': '"development"' },
     });
     server = await startDemoServer(HTML, bundle.outputFiles[0]!.text);
-    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-'));
-    browser = await chromium.launchPersistentContext(userDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'jsp-shots-'));
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     await browser?.close();
     await server?.close();
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    if (scratchDir) fs.rmSync(scratchDir, { recursive: true, force: true });
   });
 
   return {
@@ -82,6 +69,6 @@ export function browserHarness() {
     },
     /** docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary directory. */
     screenshotPath: (name: string) =>
-      path.join(process.env.UPDATE_SCREENSHOTS ? screenshotsDir : userDir, name),
+      path.join(process.env.UPDATE_SCREENSHOTS ? screenshotsDir : scratchDir, name),
   };
 }
