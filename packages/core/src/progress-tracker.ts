@@ -13,6 +13,20 @@ export interface ProgressTrackerOptions {
   coalesceMs?: number;
   /** Retries of a write that lost a version race to another writer. @default 5 */
   maxConflictRetries?: number;
+  /**
+   * How long a write waits out a store that answers `store_unavailable` (a database
+   * restart, a failover, a dropped connection), retrying with backoff from 100 ms doubling
+   * to 2 s; after that the write rejects with that error. A write whose answer was lost is
+   * not written twice: before retrying, the tracker looks for its own events in the store.
+   * 0 retries nothing. @default 30000
+   */
+  storeOutageMs?: number;
+}
+
+/** A batch sent to the store whose outcome is unknown (the answer was lost). */
+interface UnconfirmedBatch {
+  base: number;
+  drafts: Draft[];
 }
 
 type Draft = EventDraft;
@@ -76,6 +90,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
   readonly jobId: string;
   readonly #coalesceMs: number;
   readonly #maxRetries: number;
+  readonly #outageMs: number;
   #job: Job<TInput, TResult, TStep> | null = null;
   /** Serialises writes so this tracker never races itself. */
   #chain: Promise<unknown> = Promise.resolve();
@@ -126,6 +141,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     this.jobId = jobId;
     this.#coalesceMs = options.coalesceMs ?? 50;
     this.#maxRetries = options.maxConflictRetries ?? 5;
+    this.#outageMs = options.storeOutageMs ?? 30_000;
   }
 
   /**
@@ -513,8 +529,18 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         throw error;
       }
       const pending = this.#takePending();
-      for (let attempt = 0; ; attempt++) {
-        const job = this.#job ?? (await this.load());
+      const outage = new OutageWait(this.#outageMs);
+      const unconfirmed: UnconfirmedBatch[] = [];
+      for (let attempt = 0; ; ) {
+        let job: Job<TInput, TResult, TStep>;
+        try {
+          job = this.#job ?? (await this.load());
+          const landed = await this.#findLanded(unconfirmed);
+          if (landed) return landed;
+        } catch (error) {
+          if (await outage.wait(error)) continue;
+          throw error;
+        }
         let drafts: Draft[];
         try {
           drafts = [...this.#pendingDrafts(job, pending), ...build(job)];
@@ -534,13 +560,24 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           this.#job = next as Job<TInput, TResult, TStep>;
           return this.#job;
         } catch (error) {
+          if (isJobstreamError(error, 'store_unavailable')) {
+            // Sent, maybe written: the next round looks for it before writing again.
+            unconfirmed.push({ base: job.version, drafts });
+            if (await outage.wait(error)) continue;
+            throw error;
+          }
           const retriable =
             isJobstreamError(error, 'conflict') || isJobstreamError(error, 'invalid_transition');
           if (!retriable) throw error;
+          // A client that resends a command after a reconnect (ioredis does) can find its
+          // own first send already written: that is a success, not a race lost.
+          unconfirmed.push({ base: job.version, drafts });
+          const landed = await this.#findLanded(unconfirmed);
+          if (landed) return landed;
           const fresh = await this.load();
           this.#throwIfCancelled(fresh);
           await this.#throwIfRunLost(job, fresh);
-          if (isJobstreamError(error, 'invalid_transition') || attempt >= this.#maxRetries)
+          if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
             throw error;
         }
       }
@@ -552,6 +589,30 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     const result = this.#chain.then(guarded, guarded);
     this.#chain = result.catch(() => {});
     return result;
+  }
+
+  /**
+   * Whether one of the batches whose answer was lost is in the store: the events right
+   * after its base version are its events (same types, same data). At most one can be,
+   * as the store takes one batch per version. Returns the job re-read after it. A batch
+   * whose base is followed by other events can never land and is dropped from the list.
+   */
+  async #findLanded(batches: UnconfirmedBatch[]): Promise<Job<TInput, TResult, TStep> | null> {
+    for (const batch of [...batches]) {
+      const { base, drafts } = batch;
+      const events = await this.store.readEvents(this.jobId, { after: base, limit: drafts.length });
+      if (events.length === 0) continue; // nothing after it yet: it may still be written
+      const mine =
+        events.length === drafts.length &&
+        events.every((e, i) => e.type === drafts[i]?.type && sameJson(e.data, drafts[i]?.data));
+      if (mine) {
+        if (drafts.some((d) => isTerminalEventType(d.type))) this.#wroteTerminal = true;
+        batches.length = 0;
+        return this.load();
+      }
+      batches.splice(batches.indexOf(batch), 1);
+    }
+    return null;
   }
 
   /**
@@ -586,6 +647,41 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
   /** True once the job reached a terminal state (as far as this tracker knows). */
   get finished(): boolean {
     return this.#job !== null && isTerminalStatus(this.#job.status);
+  }
+}
+
+/** JSON-equal, whatever the key order (PostgreSQL's jsonb reorders keys). */
+function sameJson(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
+  );
+}
+
+/**
+ * The waits of one write through a store outage: backoff from 100 ms doubling to 2 s,
+ * for at most `budgetMs` from the first failure.
+ */
+class OutageWait {
+  #deadline: number | null = null;
+  #delay = 100;
+  constructor(readonly budgetMs: number) {}
+
+  /** Waits and resolves true when `error` is an outage worth waiting out, else false. */
+  async wait(error: unknown): Promise<boolean> {
+    if (!isJobstreamError(error, 'store_unavailable') || this.budgetMs <= 0) return false;
+    const now = Date.now();
+    this.#deadline ??= now + this.budgetMs;
+    if (now >= this.#deadline) return false;
+    const delay = Math.min(this.#delay, this.#deadline - now);
+    this.#delay = Math.min(this.#delay * 2, 2000);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    return true;
   }
 }
 

@@ -141,7 +141,11 @@ export interface JobServerOptions {
   topLevelFields?: boolean;
   /** Slow SSE consumers: bytes held per connection, and how long unread data may wait. */
   slowConsumer?: { maxQueuedBytes?: number; stallTimeoutMs?: number };
-  /** Passed to every job's `ProgressTracker`. */
+  /**
+   * Passed to every job's `ProgressTracker`. A job's writes wait out a store outage for
+   * `storeOutageMs` (30 s by default); writes made while answering a request (cancel,
+   * resume) wait at most 2 s and then answer 503, which the client may retry.
+   */
   tracker?: ProgressTrackerOptions;
   /** Serverless runtimes: keeps the function alive for in-process work (`ctx.waitUntil`). */
   waitUntil?: (promise: Promise<unknown>) => void;
@@ -183,6 +187,8 @@ export interface JobServer {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing them is the point
 const JOB_ID = /^[^/\u0000-\u001f\u007f]{1,200}$/;
 const JOB_ID_RULE = "jobId must be 1 to 200 characters, without '/' or control characters.";
+/** How long a write made while a request waits rides out a store outage. */
+const REQUEST_OUTAGE_MS = 2000;
 
 /**
  * Creates the HTTP side of jobstream: Web-standard `(Request) => Promise<Response>`
@@ -246,6 +252,11 @@ export function createJobServer(options: JobServerOptions): JobServer {
     );
   }
   const ownerLock = new KeyedLock();
+  /** Trackers that write while a request waits: a short outage wait, then a 503. */
+  const requestTracker: ProgressTrackerOptions = {
+    ...options.tracker,
+    storeOutageMs: Math.min(options.tracker?.storeOutageMs ?? REQUEST_OUTAGE_MS, REQUEST_OUTAGE_MS),
+  };
   const now = options.now ?? (() => new Date());
   const staleRules = staleRulesOf(options);
   const watchdogMs = staleWatchdogMs(options, staleRules);
@@ -310,7 +321,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       } catch (error) {
         // Nobody will run it: end the job rather than leave it pending forever.
         report(error);
-        const tracker = new ProgressTracker(store, job.id, options.tracker);
+        const tracker = new ProgressTracker(store, job.id, requestTracker);
         await tracker.fail({ message: 'The job could not be dispatched.' }).catch(report);
         tracker.close();
         throw new JobstreamError(
@@ -436,7 +447,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
       cursor = ahead >= limit ? null : page.nextCursor;
     } while (cursor);
     if (!seen || ahead < limit) return;
-    const tracker = new ProgressTracker(store, job.id, options.tracker);
+    const tracker = new ProgressTracker(store, job.id, requestTracker);
     try {
       await tracker.cancel(`Over the limit of active jobs (${limit}).`);
     } finally {
@@ -589,7 +600,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
     if (job.status === 'completed' || job.status === 'failed') {
       throw finished(job);
     }
-    const tracker = new ProgressTracker(store, job.id, options.tracker);
+    const tracker = new ProgressTracker(store, job.id, requestTracker);
     try {
       const cancelled = await tracker.cancel(reason ?? undefined);
       return json({ job: withSeedAliases(cancelled) });
@@ -618,7 +629,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
     }
     const definition = definitionFor(job.kind);
     const resumed = await withinActiveLimit(ownerId, async () => {
-      const tracker = new ProgressTracker(store, job.id, options.tracker);
+      const tracker = new ProgressTracker(store, job.id, requestTracker);
       try {
         return await tracker.resume();
       } finally {
