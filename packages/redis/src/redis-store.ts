@@ -23,6 +23,7 @@ import {
 } from '@jobstream/core';
 import type { Redis } from 'ioredis';
 import { COMMIT, CREATE_JOB, DELETE_FINISHED } from './lua-scripts.js';
+import { rethrowStoreError } from './redis-errors.js';
 
 export interface RedisJobStoreOptions {
   /** A connected ioredis client. The store duplicates it once for pub/sub. */
@@ -89,23 +90,25 @@ export class RedisJobStore implements JobStore {
 
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input);
-    const created = await this.redis.eval(
-      CREATE_JOB,
-      4,
-      this.#jobKey(job.id),
-      this.#eventsKey(job.id),
-      this.#allIndex,
-      this.#ownerIndex(job.ownerId),
-      JSON.stringify(job),
-      JSON.stringify(event),
-      `${job.createdAt}|${job.id}`,
-    );
+    const created = await this.redis
+      .eval(
+        CREATE_JOB,
+        4,
+        this.#jobKey(job.id),
+        this.#eventsKey(job.id),
+        this.#allIndex,
+        this.#ownerIndex(job.ownerId),
+        JSON.stringify(job),
+        JSON.stringify(event),
+        `${job.createdAt}|${job.id}`,
+      )
+      .catch(rethrowStoreError);
     if (created !== 1) throw new ConflictError(`A job with id ${job.id} already exists.`);
     return { job, event };
   }
 
   async getJob(id: string): Promise<Job | null> {
-    const raw = await this.redis.hget(this.#jobKey(id), 'j');
+    const raw = await this.redis.hget(this.#jobKey(id), 'j').catch(rethrowStoreError);
     return raw === null ? null : parseJob(JSON.parse(raw));
   }
 
@@ -118,20 +121,22 @@ export class RedisJobStore implements JobStore {
       request?.events,
     );
     const finishedAt = job.completedAt ? String(Date.parse(job.completedAt)) : '';
-    const reply = await this.redis.eval(
-      COMMIT,
-      3,
-      this.#jobKey(jobId),
-      this.#eventsKey(jobId),
-      this.#finishedIndex,
-      String(request.expectedVersion),
-      JSON.stringify(job),
-      String(job.version),
-      finishedAt,
-      jobId,
-      this.#channel(jobId),
-      ...events.map((e) => JSON.stringify(e)),
-    );
+    const reply = await this.redis
+      .eval(
+        COMMIT,
+        3,
+        this.#jobKey(jobId),
+        this.#eventsKey(jobId),
+        this.#finishedIndex,
+        String(request.expectedVersion),
+        JSON.stringify(job),
+        String(job.version),
+        finishedAt,
+        jobId,
+        this.#channel(jobId),
+        ...events.map((e) => JSON.stringify(e)),
+      )
+      .catch(rethrowStoreError);
     if (reply === -1) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
     if (reply !== 'OK') {
       throw new ConflictError(
@@ -144,13 +149,9 @@ export class RedisJobStore implements JobStore {
 
   async readEvents(jobId: string, options: ReadEventsOptions = {}): Promise<JobEvent[]> {
     const { after, limit } = checkReadOptions(options.after, options.limit);
-    const entries = await this.redis.xrange(
-      this.#eventsKey(jobId),
-      `0-${after + 1}`,
-      '+',
-      'COUNT',
-      limit,
-    );
+    const entries = await this.redis
+      .xrange(this.#eventsKey(jobId), `0-${after + 1}`, '+', 'COUNT', limit)
+      .catch(rethrowStoreError);
     return entries.map(([, fields]) => JSON.parse(fields[1] as string) as JobEvent);
   }
 
@@ -271,12 +272,14 @@ export class RedisJobStore implements JobStore {
     const jobs: Job[] = [];
     const batch = Math.max(limit + 1, 100);
     for (;;) {
-      const members = await this.redis.zrevrangebylex(index, max, '-', 'LIMIT', 0, batch);
+      const members = await this.redis
+        .zrevrangebylex(index, max, '-', 'LIMIT', 0, batch)
+        .catch(rethrowStoreError);
       if (members.length === 0) break;
       const pipeline = this.redis.pipeline();
       for (const member of members)
         pipeline.hget(this.#jobKey(member.slice(member.indexOf('|') + 1)), 'j');
-      const rows = (await pipeline.exec()) ?? [];
+      const rows = (await pipeline.exec().catch(rethrowStoreError)) ?? [];
       for (const [, raw] of rows) {
         if (typeof raw !== 'string') continue;
         const job = parseJob(JSON.parse(raw));
@@ -295,13 +298,9 @@ export class RedisJobStore implements JobStore {
 
   async deleteJobs(filter: DeleteJobsFilter): Promise<number> {
     const cutoff = toDate(filter?.finishedBefore, 'finishedBefore').getTime();
-    const deleted = await this.redis.eval(
-      DELETE_FINISHED,
-      1,
-      this.#finishedIndex,
-      String(cutoff),
-      this.prefix,
-    );
+    const deleted = await this.redis
+      .eval(DELETE_FINISHED, 1, this.#finishedIndex, String(cutoff), this.prefix)
+      .catch(rethrowStoreError);
     return Number(deleted);
   }
 
