@@ -1,11 +1,12 @@
 // The course generator in real Chromium against the built app (`next start`): generate a
 // course end to end, cancel one, reload mid-run, two at once, a dropped network; and the
 // seed app's own plain-EventSource snippet run in the page.
+
+import { startTcpProxy } from '@jobstream/network-testing';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from './app-server';
 import { hasChromium, launchChromium, PHONE } from './chromium';
-import { startTcpProxy } from './tcp-proxy';
 
 describe.skipIf(!hasChromium)('course generator in Chromium', () => {
   let app: RunningApp;

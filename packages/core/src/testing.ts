@@ -15,6 +15,8 @@ import type { NewJob } from './job.js';
 import { failStaleJobs, WORKER_LOST } from './stale-jobs.js';
 import type { JobStore } from './store.js';
 
+export { type JobStoreOutageOptions, runJobStoreOutage } from './testing-outage.js';
+
 export interface JobStoreConformanceOptions<S extends JobStore = JobStore> {
   /** Shown in the test names. */
   name: string;

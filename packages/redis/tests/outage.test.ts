@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import { runJobStoreOutage } from '@jobstream/core/testing';
+import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll, describe } from 'vitest';
+import { RedisJobStore } from '../src/index.js';
+
+const url = process.env.REDIS_URL;
+if (!url && process.env.JOBSTREAM_REQUIRE_SERVICES === '1') {
+  throw new Error('REDIS_URL is not set but JOBSTREAM_REQUIRE_SERVICES=1');
+}
+
+// The worker's store reaches Redis through a TCP proxy that the test cuts (open
+// connections reset, new ones refused: a restart, a failover); the peer store, on a
+// direct connection, stands for another server instance with a viewer.
+const clients: Record<string, RedisOptions> = {
+  // ioredis queues commands while it reconnects and resends unanswered ones after.
+  'ioredis defaults': {},
+  // Fails each command after one reconnect attempt: the store says store_unavailable
+  // and the job's tracker waits.
+  'maxRetriesPerRequest: 1': { maxRetriesPerRequest: 1 },
+};
+
+for (const [label, redisOptions] of Object.entries(clients)) {
+  describe.skipIf(!url)(`Redis outage, ${label}`, () => {
+    const prefix = `jobstream-outage-${randomUUID()}`;
+    let proxy: TcpProxy;
+    let worker: RedisJobStore;
+    let direct: RedisJobStore;
+
+    beforeAll(async () => {
+      proxy = await startTcpProxy(new URL(url as string));
+      const proxied = new URL(url as string);
+      proxied.hostname = '127.0.0.1';
+      proxied.port = String(proxy.port);
+      const redis = new Redis(proxied.toString(), redisOptions);
+      // The app's client: ioredis logs every reconnect failure unless someone listens.
+      redis.on('error', () => {});
+      worker = new RedisJobStore({ redis, prefix });
+      direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
+    });
+    afterAll(async () => {
+      for (const store of [worker, direct]) {
+        await store?.close();
+        store?.redis.disconnect();
+      }
+      await proxy?.close();
+    });
+
+    runJobStoreOutage({
+      name: `RedisJobStore (${label})`,
+      store: () => worker,
+      peer: () => direct,
+      cut: () => proxy.drop(),
+      restore: () => proxy.restore(),
+    });
+  });
+}
