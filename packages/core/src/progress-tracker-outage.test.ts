@@ -222,3 +222,30 @@ describe('ProgressTracker through a store outage', () => {
     expect(all).not.toContain('step_completed');
   });
 });
+
+describe('ProgressTracker watching through a store outage', () => {
+  it('a watch that failed while the store was down is set up again after the next write', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store);
+    const subscribe = store.subscribe.bind(store);
+    let refused = 0;
+    store.subscribe = async (jobId, listener) => {
+      if (refused++ === 0) throw new JobstreamError('store_unavailable', 'connection refused');
+      return subscribe(jobId, listener);
+    };
+    await tracker.start(); // starts watching: refused
+    await tracker.startStep('fetch'); // reaches the store: watching again
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(refused).toBe(2);
+    // Another process cancels; this tracker writes nothing, yet its signal fires.
+    const healthy = MemoryJobStore.prototype;
+    const current = await healthy.getJob.call(store, tracker.jobId);
+    await healthy.commit.call(store, tracker.jobId, {
+      expectedVersion: current?.version ?? 0,
+      events: [
+        { type: 'job_cancelled', data: { reason: null, cancelledAt: new Date().toISOString() } },
+      ],
+    });
+    expect(tracker.signal.aborted).toBe(true);
+  });
+});

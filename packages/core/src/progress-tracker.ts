@@ -102,6 +102,8 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
   readonly #abort = new AbortController();
   #unwatch: (() => void) | null = null;
   #watching: Promise<void> | null = null;
+  /** The watch failed; set up again after the next write that reaches the store. */
+  #rewatch = false;
   /** This tracker's own commit of a terminal event is under way or done. */
   #terminalInFlight = false;
   #wroteTerminal = false;
@@ -175,7 +177,8 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
    * you by `start()` and by reading `signal`; resolves once the subscription is live.
    */
   watch(): Promise<void> {
-    this.#watching ??= (async () => {
+    if (this.#watching) return this.#watching;
+    const watching = (async () => {
       const unsubscribe = await this.store.subscribe(this.jobId, (event: JobEvent) => {
         if (event.type === 'job_cancelled') this.#fireCancel(event.data.reason);
         else if (
@@ -193,7 +196,15 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
       const job = await this.store.getJob(this.jobId);
       if (job?.status === 'cancelled') this.#fireCancel(job.cancelReason);
     })();
-    return this.#watching;
+    this.#watching = watching;
+    // Failed (the store was down): the next successful write tries again.
+    watching.catch(() => {
+      if (this.#watching === watching) {
+        this.#watching = null;
+        this.#rewatch = true;
+      }
+    });
+    return watching;
   }
 
   #closed = false;
@@ -558,6 +569,10 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           });
           if (terminal) this.#wroteTerminal = true;
           this.#job = next as Job<TInput, TResult, TStep>;
+          if (this.#rewatch && !this.#closed) {
+            this.#rewatch = false;
+            void this.watch().catch(() => {});
+          }
           return this.#job;
         } catch (error) {
           if (isJobstreamError(error, 'store_unavailable')) {
