@@ -34,7 +34,8 @@ export interface EventDataMap<TInput = unknown, TResult = unknown, TStep extends
     steps: Required<StepDefinition<TStep>>[];
     estimatedDuration?: number;
   };
-  job_started: { message?: string };
+  /** `runId`: the run that claimed the job (`ProgressTracker.claim`), for logs and lost answers. */
+  job_started: { message?: string; runId?: string };
   step_started: { step: TStep; stepIndex: number; message?: string };
   step_progress: { step: TStep; progress: number; stepProgress: number; message?: string };
   step_completed: {

@@ -249,3 +249,37 @@ describe('ProgressTracker watching through a store outage', () => {
     expect(tracker.signal.aborted).toBe(true);
   });
 });
+
+describe('ProgressTracker.claim', () => {
+  const open = (store: FlakyStore, jobId: string) =>
+    new ProgressTracker(store, jobId, { coalesceMs: 0 });
+
+  for (const fault of [undefined, 'answer-lost', 'resent'] as const) {
+    it(`two racing claims, the first commit meeting ${fault ?? 'no fault'}: exactly one wins`, async () => {
+      const store = new FlakyStore();
+      const { job } = await store.createJob({
+        ownerId: 'u1',
+        kind: 'course',
+        input: {},
+        steps: STEPS,
+      });
+      if (fault) store.faults.push(fault);
+      const outcomes = await Promise.all([
+        open(store, job.id).claim(),
+        open(store, job.id).claim(),
+      ]);
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      const started = (await store.readEvents(job.id)).filter((e) => e.type === 'job_started');
+      expect(started).toHaveLength(1);
+      expect(started[0]?.data).toEqual({ runId: expect.any(String) });
+    });
+  }
+
+  it('is false on a job that is not pending, or does not exist', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store);
+    await tracker.start();
+    expect(await open(store, tracker.jobId).claim()).toBe(false);
+    expect(await open(store, 'no-such-job').claim()).toBe(false);
+  });
+});

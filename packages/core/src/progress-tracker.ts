@@ -247,6 +247,28 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     this.close();
   }
 
+  /**
+   * pending → running for exactly one caller: true when this call moved the job, false
+   * when it was not pending (already claimed, finished, or missing). Two dispatches of
+   * one job (a retried queue message) run it once. The claim carries a fresh `runId`,
+   * so a claim whose answer was lost is recognised as this one's and not another's.
+   */
+  async claim(): Promise<boolean> {
+    const runId = globalThis.crypto.randomUUID();
+    let mine = false;
+    try {
+      await this.#write((job) => {
+        mine = job.status === 'pending';
+        return mine ? [{ type: 'job_started', data: { runId } }] : [];
+      }, false);
+    } catch (error) {
+      if (isJobstreamError(error, 'not_found')) return false;
+      throw error;
+    }
+    if (mine) void this.watch().catch(() => {});
+    return mine;
+  }
+
   /** pending → running. */
   async start(message?: string): Promise<Job<TInput, TResult, TStep>> {
     void this.watch().catch(() => {});

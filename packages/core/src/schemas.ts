@@ -50,7 +50,7 @@ export const eventDataSchemas = {
       .min(1),
     estimatedDuration: nonNegativeMs.optional(),
   }),
-  job_started: z.object({ message }),
+  job_started: z.object({ message, runId: z.string().min(1).max(200).optional() }),
   step_started: z.object({ step: stepName, stepIndex: z.int().positive(), message }),
   step_progress: z.object({ step: stepName, progress: percent, stepProgress: percent, message }),
   step_completed: z.object({

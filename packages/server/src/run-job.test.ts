@@ -1,4 +1,4 @@
-import { MemoryJobStore } from '@jobstream/core';
+import { type CommitRequest, JobstreamError, MemoryJobStore } from '@jobstream/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineJob } from './define-job.js';
@@ -76,5 +76,37 @@ describe('runJob', () => {
     expect(events.at(-1)?.type).toBe('job_cancelled');
     expect(events.map((e) => e.type)).not.toContain('job_completed');
     expect(store.listenerCount()).toBe(0);
+  });
+
+  it('runs a job whose claim was written but whose answer was lost (a dropped connection)', async () => {
+    let lose = true;
+    const store = new (class extends MemoryJobStore {
+      override async commit(jobId: string, request: CommitRequest) {
+        const written = await super.commit(jobId, request);
+        if (lose) {
+          lose = false;
+          throw new JobstreamError('store_unavailable', 'connection reset');
+        }
+        return written;
+      }
+    })();
+    const job = defineJob({
+      kind: 'k',
+      input: z.object({}),
+      steps: ['a', 'b'],
+      run: async (_input, { tracker }) => {
+        await tracker.startStep('a');
+        await tracker.startStep('b');
+        return { ok: true };
+      },
+    });
+    const id = await pendingJob(store);
+    const errors: unknown[] = [];
+    await runJob(store, job, id, { onError: (e) => errors.push(e) });
+    // Before, the claim's error was reported and the job sat in `running` with no worker.
+    expect(errors).toEqual([]);
+    expect((await store.getJob(id))?.status).toBe('completed');
+    const types = (await store.readEvents(id)).map((e) => e.type);
+    expect(types.filter((t) => t === 'job_started')).toHaveLength(1);
   });
 });

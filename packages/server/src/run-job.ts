@@ -1,6 +1,5 @@
 import {
   isJobstreamError,
-  type Job,
   type JobStore,
   ProgressTracker,
   type ProgressTrackerOptions,
@@ -32,9 +31,9 @@ export async function runJob(
   let tracker: ProgressTracker | null = null;
   let signal: AbortSignal | null = null;
   try {
-    const job = await claim(store, jobId);
-    if (!job) return;
     tracker = new ProgressTracker(store, jobId, options.tracker);
+    // Version-checked, and it waits out a store outage like every tracker write.
+    if (!(await tracker.claim())) return;
     const current = await tracker.load();
     signal = tracker.signal;
     await tracker.watch();
@@ -65,24 +64,4 @@ export async function runJob(
   } finally {
     tracker?.close();
   }
-}
-
-/** Moves the job pending → running with a version check; null when someone else did. */
-async function claim(store: JobStore, jobId: string): Promise<Job | null> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const job = await store.getJob(jobId);
-    if (job?.status !== 'pending') return null;
-    try {
-      const { job: claimed } = await store.commit(jobId, {
-        expectedVersion: job.version,
-        events: [{ type: 'job_started', data: {} }],
-      });
-      return claimed;
-    } catch (error) {
-      if (!isJobstreamError(error, 'conflict') && !isJobstreamError(error, 'invalid_transition')) {
-        throw error;
-      }
-    }
-  }
-  return null;
 }
