@@ -16,7 +16,9 @@ type Fault =
   /** The commit is written, then the answer is lost (the connection dropped). */
   | 'answer-lost'
   /** Written, answer lost, and the client library sends it again (ioredis resends). */
-  | 'resent';
+  | 'resent'
+  /** As `resent`, then the store is down for 300 ms (reads fail too). */
+  | 'resent-then-down';
 
 /**
  * A memory store whose next commits fail the way a store behind a network does. The
@@ -41,6 +43,13 @@ class FlakyStore extends MemoryJobStore {
     const written = await super.commit(jobId, request);
     if (fault === 'answer-lost') throw this.#unavailable();
     if (fault === 'resent') return super.commit(jobId, request); // a conflict now
+    if (fault === 'resent-then-down') {
+      this.down = true;
+      setTimeout(() => {
+        this.down = false;
+      }, 300);
+      return super.commit(jobId, request); // a conflict, and the next reads fail
+    }
     return written;
   }
 
@@ -99,7 +108,7 @@ async function runJob(tracker: ProgressTracker<unknown, { courseId: string }, st
 }
 
 describe('ProgressTracker through a store outage', () => {
-  for (const fault of ['down', 'answer-lost', 'resent'] as const) {
+  for (const fault of ['down', 'answer-lost', 'resent', 'resent-then-down'] as const) {
     it(`writes every event exactly once when each write first meets "${fault}"`, async () => {
       const store = new FlakyStore();
       const tracker = await newTracker(store);

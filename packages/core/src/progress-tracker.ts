@@ -609,9 +609,15 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
           // A client that resends a command after a reconnect (ioredis does) can find its
           // own first send already written: that is a success, not a race lost.
           unconfirmed.push({ base: job.version, drafts });
-          const landed = await this.#findLanded(unconfirmed);
-          if (landed) return landed;
-          const fresh = await this.load();
+          let fresh: Job<TInput, TResult, TStep>;
+          try {
+            const landed = await this.#findLanded(unconfirmed);
+            if (landed) return landed;
+            fresh = await this.load();
+          } catch (readError) {
+            if (await outage.wait(readError)) continue;
+            throw readError;
+          }
           this.#throwIfCancelled(fresh);
           await this.#throwIfRunLost(job, fresh);
           if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
