@@ -227,6 +227,34 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.close();
   });
 
+  it("takes an app's theme (docs/react.md) whichever stylesheet loads first", async () => {
+    const jobId = await harness.server.start();
+    const { page } = await openJob(jobId);
+    await page.getByText('Reading 412 questions').waitFor();
+    const look = await page.evaluate(() => {
+      // The app's sheet comes first in <head>, the injected default one after it: the
+      // order in which an app's own CSS usually meets the modal's.
+      const theme = document.createElement('style');
+      theme.textContent =
+        ':root{--jsp-bg:rgb(28, 28, 33)}.jsp-overlay{--jsp-accent:rgb(15, 118, 110)}';
+      document.head.prepend(theme);
+      return {
+        injectedLast: document.head.lastElementChild?.id,
+        fill: getComputedStyle(document.querySelector('.jsp-bar>div')!).backgroundColor,
+        dialog: getComputedStyle(document.querySelector('.jsp-dialog')!).backgroundColor,
+        track: getComputedStyle(document.querySelector('.jsp-bar')!).backgroundColor,
+      };
+    });
+    expect(look).toEqual({
+      injectedLast: 'jobstream-progress-css',
+      fill: 'rgb(15, 118, 110)',
+      dialog: 'rgb(28, 28, 33)',
+      // What the theme does not set keeps its default.
+      track: 'rgb(236, 236, 240)',
+    });
+    await page.close();
+  });
+
   it('fits and looks right at 1280 px and at 360 px (screenshots)', async () => {
     const jobId = await harness.server.start();
     const gate = harness.server.gate(jobId);
