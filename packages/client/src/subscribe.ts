@@ -160,6 +160,8 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
       let wait = 0;
       try {
         const init = new Headers(typeof headers === 'function' ? await headers() : headers);
+        // Closed while the headers function ran (a token fetch): no timer, no request.
+        if (closed) return;
         init.set('accept', 'text/event-stream');
         if (lastEventId) init.set('last-event-id', String(lastEventId));
         beat();
