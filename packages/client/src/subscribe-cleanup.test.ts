@@ -121,3 +121,52 @@ describe('subscribeToJob close() leaves nothing behind', () => {
     expect(requests.signals).toHaveLength(1);
   });
 });
+
+describe('subscribeToJob with a callback that throws', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllGlobals();
+  });
+
+  it.each(['onError', 'onStateChange'] as const)(
+    '%s throwing neither strands the subscription nor its listeners',
+    async (name) => {
+      const window = stubWindow();
+      // What would reach the page's uncaught-error handler.
+      const thrown: unknown[] = [];
+      const original = globalThis.setTimeout;
+      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) =>
+        original(() => {
+          try {
+            fn();
+          } catch (error) {
+            thrown.push(error);
+          }
+        }, ms)) as typeof setTimeout);
+      // A 503 (an error, then reconnecting), then a 204: the subscription ends by itself.
+      const answers = [new Response(null, { status: 503 }), new Response(null, { status: 204 })];
+      let closed: () => void = () => {};
+      const done = new Promise<void>((resolve) => {
+        closed = resolve;
+      });
+      const sub = subscribeToJob('http://test.invalid/stream/j1', {
+        fetch: async () => answers.shift() ?? new Response(null, { status: 204 }),
+        retry: { initialDelayMs: 1, maxDelayMs: 1 },
+        [name]: (value: unknown) => {
+          if (value === 'closed') closed();
+          else throw new Error(`bug in ${name}`);
+        },
+      });
+      if (name === 'onError') {
+        // onError never sees 'closed': watch the state instead.
+        const poll = setInterval(() => sub.state === 'closed' && closed(), 5);
+        await done;
+        clearInterval(poll);
+      } else await done;
+      expect(sub.state).toBe('closed');
+      expect(window.listeners()).toBe(0);
+      expect(thrown.length).toBeGreaterThan(0);
+      expect(thrown[0]).toEqual(new Error(`bug in ${name}`));
+    },
+  );
+});
