@@ -37,8 +37,11 @@ export interface JobClient<TDef = AnyJobDefinition> {
   cancel(jobId: string, reason?: string): Promise<JobOf<TDef>>;
   /** `POST /resume` of a failed job. */
   resume(jobId: string): Promise<StartedJob>;
-  /** `GET /status/:jobId`. */
-  status(jobId: string): Promise<{ job: JobOf<TDef>; canResume: boolean }>;
+  /** `GET /status/:jobId`. `signal` aborts the request (it then rejects). */
+  status(
+    jobId: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<{ job: JobOf<TDef>; canResume: boolean }>;
   /** `subscribeToJob` on the job's stream, with the client's headers and fetch. */
   subscribe(jobId: string, options?: SubscribeOptions<JobEventOf<TDef>>): Subscription;
   /** Shared, ref-counted watcher: several watchers of one job in one page share one connection. */
@@ -62,7 +65,7 @@ export function createJobClient<TDef = AnyJobDefinition>(
   const { headers, fetch: fetcher } = options;
   const id = encodeURIComponent;
 
-  const call = async (path: string, body?: unknown): Promise<any> => {
+  const call = async (path: string, body?: unknown, signal?: AbortSignal): Promise<any> => {
     const init = new Headers(typeof headers === 'function' ? await headers() : headers);
     const post = body !== undefined;
     if (post) init.set('content-type', 'application/json');
@@ -72,6 +75,7 @@ export function createJobClient<TDef = AnyJobDefinition>(
         method: post ? 'POST' : 'GET',
         headers: init,
         body: post ? JSON.stringify(body) : null,
+        ...(signal ? { signal } : {}),
       });
     } catch (cause) {
       throw new JobClientError(
@@ -96,7 +100,8 @@ export function createJobClient<TDef = AnyJobDefinition>(
     start: (input, start) => call(start?.kind ? `/start/${id(start.kind)}` : '/start', input ?? {}),
     cancel: async (jobId, reason) => (await call('/cancel', { jobId, reason })).job,
     resume: (jobId) => call('/resume', { jobId }),
-    status: (jobId) => call(`/status/${id(jobId)}`),
+    status: (jobId, statusOptions) =>
+      call(`/status/${id(jobId)}`, undefined, statusOptions?.signal),
     subscribe: (jobId, subscribeOptions) =>
       subscribeToJob(`${baseUrl}/stream/${id(jobId)}`, {
         headers,

@@ -58,6 +58,19 @@ export interface Subscription {
   readonly lastEventId: number;
 }
 
+/** `fn` (when given) made safe to call: what it throws is rethrown on a later task. */
+function unthrowing<T>(fn: ((value: T) => void) | undefined): (value: T) => void {
+  return (value) => {
+    try {
+      fn?.(value);
+    } catch (error) {
+      setTimeout(() => {
+        throw error;
+      });
+    }
+  };
+}
+
 const STALL = new Error('stalled');
 const OFFLINE = new Error('offline');
 
@@ -77,7 +90,12 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
   url: string | URL,
   options: SubscribeOptions<TEvent> = {},
 ): Subscription {
-  const { onEvent, onStateChange, onError, headers, signal, validate } = options;
+  const { headers, signal, validate } = options;
+  // A callback's bug must neither end the stream nor strand it half-closed (its timer and
+  // its online/offline listeners left behind): it goes where uncaught errors go.
+  const onEvent = unthrowing(options.onEvent);
+  const onStateChange = unthrowing(options.onStateChange);
+  const onError = unthrowing(options.onError);
   const heartbeatMs = options.heartbeatTimeoutMs ?? 45_000;
   const events = globalThis as {
     addEventListener?: (type: string, listener: () => void) => void;
@@ -94,7 +112,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
   const setState = (next: ConnectionState) => {
     if (state !== next) {
       state = next;
-      onStateChange?.(next);
+      onStateChange(next);
     }
   };
   const online = () => wake?.();
@@ -119,26 +137,19 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     try {
       event = JSON.parse(data);
     } catch (cause) {
-      onError?.(new JobClientError('parse', 'An event is not JSON.', { cause }));
+      onError(new JobClientError('parse', 'An event is not JSON.', { cause }));
       return;
     }
     try {
       if (validate) event = validate(event);
       else if (!isJobEventEnvelope(event)) throw 0;
     } catch (cause) {
-      onError?.(new JobClientError('validation', 'An event is not a job event.', { cause }));
+      onError(new JobClientError('validation', 'An event is not a job event.', { cause }));
       return;
     }
     if (event.id <= lastEventId) return;
     lastEventId = event.id;
-    try {
-      onEvent?.(event);
-    } catch (error) {
-      // The listener's bug must not end the stream; surface it where uncaught errors go.
-      setTimeout(() => {
-        throw error;
-      });
-    }
+    onEvent(event);
     if (isTerminalEventType(event.type)) close();
   };
 
@@ -160,6 +171,8 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
       let wait = 0;
       try {
         const init = new Headers(typeof headers === 'function' ? await headers() : headers);
+        // Closed while the headers function ran (a token fetch): no timer, no request.
+        if (closed) return;
         init.set('accept', 'text/event-stream');
         if (lastEventId) init.set('last-event-id', String(lastEventId));
         beat();
@@ -172,12 +185,12 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
         if (!response.ok) {
           error = await httpError(response);
           if (!error.retryable) {
-            onError?.(error);
+            onError(error);
             return close();
           }
           wait = retryAfterMs(response.headers.get('retry-after'));
         } else if (!/^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
-          onError?.(new JobClientError('parse', 'The answer is not an event stream.'));
+          onError(new JobClientError('parse', 'The answer is not an event stream.'));
           return close();
         } else {
           setState('open');
@@ -221,7 +234,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
       clearTimeout(timer);
       if (closed) return;
       current.abort();
-      if (error) onError?.(error);
+      if (error) onError(error);
       setState('reconnecting');
       const delay = Math.max(wait, backoffDelay(attempt++, options.retry, floor));
       await new Promise<void>((resolve) => {

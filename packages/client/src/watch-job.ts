@@ -53,6 +53,10 @@ function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>)
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** True from a status seed until an event folds onto it. */
   let justSeeded = false;
+  /** The status request of a resync in flight, aborted by the next resync and the teardown. */
+  let statusRequest: AbortController | undefined;
+  /** Set once the last handle is released: nothing may open a connection after that. */
+  let tornDown = false;
 
   const update = (patch: Partial<JobWatchSnapshot>) => {
     const next = { ...snapshot, ...patch };
@@ -74,6 +78,8 @@ function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>)
 
   const follow = () => {
     stop();
+    // A resume answered after the release must not open a stream nobody will close.
+    if (tornDown) return;
     const mine = client.subscribe(jobId, {
       lastEventId: snapshot.lastEventId,
       onEvent: (event) => {
@@ -119,9 +125,12 @@ function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>)
     stop();
     clearTimeout(retryTimer);
     const mine = ++generation;
+    statusRequest?.abort();
+    const request = new AbortController();
+    statusRequest = request;
     update({ connection: 'reconnecting' });
     try {
-      const { job } = await client.status(jobId);
+      const { job } = await client.status(jobId, { signal: request.signal });
       if (mine !== generation) return;
       update({ job: jobRecord(job), lastEventId: job.version, error: null });
       justSeeded = true;
@@ -154,8 +163,10 @@ function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>)
       // StrictMode's effect replay) keeps the connection.
       queueMicrotask(() => {
         if (shared.refs) return;
+        tornDown = true;
         generation++;
         clearTimeout(retryTimer);
+        statusRequest?.abort();
         stop();
         if (jobs.get(jobId) === shared) jobs.delete(jobId);
       });

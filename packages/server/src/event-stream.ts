@@ -103,9 +103,12 @@ export class StreamRegistry {
     if (this.#fans.get(fan.jobId) === fan) this.#fans.delete(fan.jobId);
   }
 
-  /** Closes every open stream (the server is shutting down). */
+  /**
+   * Ends every open stream (the server is shutting down): what is queued goes out, then
+   * the body ends, so each client reconnects with Last-Event-ID (to another instance).
+   */
   closeAll(): void {
-    for (const connection of this.#connections) connection.close();
+    for (const connection of this.#connections) connection.shutdown();
   }
 
   release(connection: EventConnection): void {
@@ -462,6 +465,15 @@ class EventConnection {
         new JobstreamError('store_unavailable', 'The event stream was cut; reconnect to resume.'),
       );
     }
+  }
+
+  /**
+   * The server is shutting down: end the body as after a terminal event. (`close()` is for
+   * a reader that went away; it leaves a Node response, written through the direct sink,
+   * open, so a client still there would sit on a silent connection.)
+   */
+  shutdown(): void {
+    this.#end();
   }
 
   /** The reader went away (client disconnected or cancelled the body). */

@@ -33,6 +33,17 @@ describe('encodeFrame', () => {
     expect(encodeEvent(completed)).toBe(encodeEvent(completed));
   });
 
+  it('keeps the frames of recent events only, not one for every event a store still holds', () => {
+    // MemoryJobStore keeps every event object until the job is deleted: a frame cached
+    // for as long as its event lives would double what each finished job costs.
+    const early = { ...completed, id: 1 };
+    const frame = encodeEvent(early);
+    for (let id = 2; id < 10_000; id++) encodeEvent({ ...completed, id });
+    const again = encodeEvent(early);
+    expect(again).not.toBe(frame);
+    expect(again).toEqual(frame);
+  });
+
   it('copies payload and result fields to the top level without touching the envelope', () => {
     const body = JSON.parse(eventJson(completed, true));
     expect(body).toMatchObject({ id: 9, jobId: 'j1', courseId: 'c1', totalDuration: 5 });

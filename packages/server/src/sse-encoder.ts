@@ -118,12 +118,33 @@ export function eventJson(event: JobEvent, topLevelFields: boolean): string {
   return JSON.stringify(out);
 }
 
-// Stores hand the same event object to every subscriber, so each event is encoded once
-// however many connections carry it. Weak keys: a frame lives as long as its event.
-const framesWithCopies = new WeakMap<JobEvent, Uint8Array>();
-const framesPlain = new WeakMap<JobEvent, Uint8Array>();
+// Stores hand the same event object to every subscriber, so an event a fan has just
+// encoded is found again by the viewers catching up on it. Only recent events are kept:
+// MemoryJobStore holds every event until its job is deleted, and a frame cached for as
+// long as its event lives (a WeakMap) would hold a second copy of every finished job.
+const RECENT_FRAMES = 1024;
 
-/** The encoded `id:`/`event:`/`data:` frame of an event (cached per event object). */
+/** The last `RECENT_FRAMES` frames, by event object, oldest dropped first. */
+class RecentFrames {
+  readonly #frames = new Map<JobEvent, Uint8Array>();
+
+  get(event: JobEvent): Uint8Array | undefined {
+    return this.#frames.get(event);
+  }
+
+  set(event: JobEvent, bytes: Uint8Array): void {
+    if (this.#frames.size >= RECENT_FRAMES) {
+      const oldest = this.#frames.keys().next();
+      if (!oldest.done) this.#frames.delete(oldest.value);
+    }
+    this.#frames.set(event, bytes);
+  }
+}
+
+const framesWithCopies = new RecentFrames();
+const framesPlain = new RecentFrames();
+
+/** The encoded `id:`/`event:`/`data:` frame of an event (recent events' frames are cached). */
 export function encodeEvent(event: JobEvent, topLevelFields = true): Uint8Array {
   const cache = topLevelFields ? framesWithCopies : framesPlain;
   let bytes = cache.get(event);
