@@ -23,6 +23,8 @@ const THIRD_PARTY = [
   // the Supabase README's realtime transport on Node 20
   'ws',
   '@types/ws',
+  // an adapter author's test runner, for @jobstream/core/testing
+  'vitest',
 ];
 
 /**

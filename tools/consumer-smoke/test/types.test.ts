@@ -16,8 +16,9 @@ const tsc = (config: string) =>
 // The Supabase snippet gets its own program with skipLibCheck on: supabase-js's own
 // declarations do not compile under TypeScript 6 without it (not ours to fix), and
 // the check that matters, its client fitting SupabaseJobStore, holds either way.
+// One after another: pnpm test runs other packages' timing-sensitive suites beside it.
 for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json', 'tsconfig.supabase.json']) {
-  it.concurrent(`tsc --noEmit -p ${config}`, async () => {
+  it(`tsc --noEmit -p ${config}`, async () => {
     const { code, stdout, stderr } = await tsc(config);
     expect({ code, output: stdout + stderr }).toEqual({ code: 0, output: '' });
   });
