@@ -75,6 +75,11 @@ interface Snippet {
   declare?: string;
 }
 
+/** What the READMEs' page fragments take from the component around them. */
+const PAGE_NAMES = `declare const jobId: string | null;
+declare function setJobId(jobId: string | null): void;
+declare const router: { push(url: string): void };`;
+
 /**
  * The READMEs' code as the installed packages (and the repo's front page) show it,
  * changed only where a snippet stands for the app's own code (its imports, its
@@ -96,6 +101,13 @@ declare function saveCourse(exam: { topics: string[] }): Promise<string>;`,
     edits: [["'@/lib/course-job'", "'./readme-course-job.js'"]],
     declare: 'declare function getUserId(request: Request): Promise<string | null>;',
   },
+  {
+    file: 'readme-page.tsx',
+    readme: 'root',
+    marker: '<JobProgressModal<typeof courseJob>',
+    edits: [["'@/lib/course-job'", "'./readme-course-job.js'"]],
+    declare: PAGE_NAMES,
+  },
   { file: 'readme-core.ts', readme: 'core', marker: 'followJob(store' },
   { file: 'readme-server.ts', readme: 'server', marker: 'toNodeHandler(server)' },
   {
@@ -105,6 +117,13 @@ declare function saveCourse(exam: { topics: string[] }): Promise<string>;`,
     edits: [["'../server/jobs'", "'./readme-course-job.js'"]],
     declare: `declare function getToken(): Promise<string>;
 declare function render(...values: unknown[]): void;`,
+  },
+  {
+    file: 'readme-react.tsx',
+    readme: 'react',
+    marker: 'useJobProgress<typeof courseJob>',
+    edits: [["'@/lib/course-job'", "'./readme-course-job.js'"]],
+    declare: PAGE_NAMES,
   },
   { file: 'readme-postgres.ts', readme: 'postgres', marker: 'new PostgresJobStore' },
   { file: 'readme-redis.ts', readme: 'redis', marker: 'new RedisJobStore' },

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { PackageJson } from './workspace-packages.js';
 import { publishablePackages } from './workspace-packages.js';
@@ -47,6 +48,25 @@ for (const tarball of tarballs) {
       expect(manifest.license).toBeTruthy();
       expect(files).toContain('LICENSE');
       expect(packedText(tarball.file, 'LICENSE')).toContain(`${manifest.license} License`);
+    });
+
+    it('has source maps that point only at files it ships', () => {
+      const maps = files.filter((f) => f.endsWith('.map'));
+      expect(maps.length).toBeGreaterThan(0);
+      const missing = new Set<string>();
+      for (const map of maps) {
+        const { sources, sourceRoot = '' } = JSON.parse(packedText(tarball.file, map)) as {
+          sources: string[];
+          sourceRoot?: string;
+        };
+        for (const source of sources) {
+          const shipped = path.posix.normalize(
+            path.posix.join(path.posix.dirname(map), sourceRoot, source),
+          );
+          if (!files.includes(shipped)) missing.add(`${map} → ${shipped}`);
+        }
+      }
+      expect([...missing]).toEqual([]);
     });
 
     it('names real versions: no workspace: protocol, jobstream deps at the packed versions', () => {
