@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import type { PackageJson } from './workspace-packages.js';
-import { publishablePackages } from './workspace-packages.js';
+import { publishablePackages, repoRoot } from './workspace-packages.js';
 
 const tarballs = inject('tarballs');
 
@@ -81,3 +82,17 @@ for (const tarball of tarballs) {
     });
   });
 }
+
+it('@jobstream/supabase ships the migration files docs/supabase.md tells apps to apply', () => {
+  const supabase = tarballs.find((t) => t.name === '@jobstream/supabase');
+  if (!supabase) throw new Error('no @jobstream/supabase tarball');
+  const docs = fs.readFileSync(path.join(repoRoot, 'docs/supabase.md'), 'utf8');
+  expect(docs).toContain('node_modules/@jobstream/supabase/migrations/');
+  const named = [...new Set(docs.match(/\b\d{14}_[a-z_]+\.sql\b/g))].sort();
+  const shipped = listFiles(supabase.file)
+    .filter((f) => f.startsWith('migrations/'))
+    .map((f) => f.slice('migrations/'.length))
+    .sort();
+  expect(named.length).toBeGreaterThan(0);
+  expect(shipped).toEqual(named);
+});
