@@ -6,7 +6,8 @@ import { replaceExactly, snippetWith } from './readme-snippets.js';
 import { runOrThrow } from './run.js';
 import { repoRoot, workspaceVersion } from './workspace-packages.js';
 
-const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '../consumer');
+/** The app's own files, copied into it. */
+export const fixtures = path.join(path.dirname(fileURLToPath(import.meta.url)), '../consumer');
 
 /** What an app installs beside jobstream: the README's zod, React, TypeScript, the peers. */
 const THIRD_PARTY = [
@@ -33,17 +34,19 @@ const THIRD_PARTY = [
  * `^0.1.0` on each other included, at the tarballs: nothing comes from the workspace or
  * from whatever the registry holds under those names.
  */
-export async function createConsumerProject(dir: string, tarballs: Tarball[]): Promise<void> {
+export async function installApp(
+  dir: string,
+  tarballs: Tarball[],
+  thirdParty: Record<string, string>,
+): Promise<void> {
+  fs.mkdirSync(dir, { recursive: true });
   const local = Object.fromEntries(tarballs.map((t) => [t.name, `file:${t.file}`]));
   const manifest = {
-    name: 'jobstream-consumer',
+    name: `jobstream-consumer-${path.basename(dir)}`,
     version: '1.0.0',
     private: true,
     type: 'module',
-    dependencies: {
-      ...local,
-      ...Object.fromEntries(THIRD_PARTY.map((name) => [name, workspaceVersion(name)])),
-    },
+    dependencies: { ...local, ...thirdParty },
   };
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   fs.writeFileSync(
@@ -52,18 +55,26 @@ export async function createConsumerProject(dir: string, tarballs: Tarball[]): P
       .map(([name, spec]) => `  ${JSON.stringify(name)}: ${JSON.stringify(spec)}\n`)
       .join('')}`,
   );
-  fs.cpSync(fixtures, dir, { recursive: true });
-
   // --no-frozen-lockfile: CI=true makes pnpm refuse to install without a lockfile.
   await runOrThrow('pnpm', ['install', '--prefer-offline', '--no-frozen-lockfile'], {
     cwd: dir,
     timeoutMs: 120_000,
   });
+}
+
+/** The app most tests use: every package, consumer/'s files, the READMEs' snippets. */
+export async function createConsumerProject(dir: string, tarballs: Tarball[]): Promise<void> {
+  await installApp(
+    dir,
+    tarballs,
+    Object.fromEntries(THIRD_PARTY.map((name) => [name, workspaceVersion(name)])),
+  );
+  fs.cpSync(fixtures, dir, { recursive: true });
   writeReadmeSnippets(dir);
 }
 
 interface Snippet {
-  /** Written into the consumer app under this name (checked by both tsconfigs). */
+  /** Written into the consumer app under this name (types.test compiles it). */
   file: string;
   /** An installed package's README (`server` → node_modules/@jobstream/server), or `root`. */
   readme: string;

@@ -7,8 +7,10 @@ import { packAll, type Tarball } from './pack.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    /** The installed consumer app (a temp dir outside the repo). */
+    /** The installed consumer app (in a temp dir outside the repo). */
     consumerDir: string;
+    /** That temp dir, for more apps beside it. */
+    scratchDir: string;
     tarballs: Tarball[];
   }
 }
@@ -28,7 +30,7 @@ export default async function setup(project: TestProject) {
   try {
     tarballs = await packAll(tarballDir);
     packed = performance.now();
-    await createConsumerProject(dir, tarballs);
+    await createConsumerProject(path.join(dir, 'app'), tarballs);
   } catch (error) {
     cleanup();
     throw error;
@@ -37,7 +39,8 @@ export default async function setup(project: TestProject) {
     `consumer-smoke: packed ${tarballs.length} packages in ${ms(packed - started)}, ` +
       `installed them in ${dir} in ${ms(performance.now() - packed)}`,
   );
-  project.provide('consumerDir', dir);
+  project.provide('consumerDir', path.join(dir, 'app'));
+  project.provide('scratchDir', dir);
   project.provide('tarballs', tarballs);
   return cleanup;
 }

@@ -35,7 +35,7 @@ export function publishablePackages(): WorkspacePackage[] {
 }
 
 /**
- * The version of a third-party package the workspace already uses, so the consumer
+ * The version of a third-party package (or alias) the workspace already uses, so the consumer
  * project gets the same one (linked from pnpm's store, no download) and moves with it.
  */
 export function workspaceVersion(name: string): string {
@@ -45,8 +45,9 @@ export function workspaceVersion(name: string): string {
   ];
   for (const manifest of manifests) {
     const version = manifest.devDependencies?.[name] ?? manifest.dependencies?.[name];
-    if (version && !version.startsWith('workspace:') && !version.startsWith('npm:')) {
-      return version;
+    if (version && !version.startsWith('workspace:')) {
+      // An alias such as react-18: "npm:react@18.3.1" gives the version after the name.
+      return version.startsWith('npm:') ? version.slice(version.lastIndexOf('@') + 1) : version;
     }
   }
   throw new Error(`${name} is not a dependency of any workspace package: pin it in the test`);
