@@ -80,4 +80,7 @@ export default defineConfig({
 `,
   );
 }
+// npm puts the license file into every tarball; a package without one ships without its terms.
+if (!fs.existsSync(path.join(dir, 'LICENSE')))
+  fs.copyFileSync('LICENSE', path.join(dir, 'LICENSE'));
 console.log(`scaffolded ${pkg.name}`);

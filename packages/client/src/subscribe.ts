@@ -9,8 +9,15 @@ import { httpError, JobClientError } from './errors.js';
  */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/**
+ * What `new Headers(…)` takes. Spelt through the `Headers` global rather than the DOM
+ * lib's `HeadersInit`, which a Node project's tsconfig (no "DOM" in `lib`) does not
+ * have: @types/node declares `Headers` too.
+ */
+type HeadersInput = ConstructorParameters<typeof Headers>[0];
+
 /** Headers, or a function (may be async) called before every connection. */
-export type HeadersOption = HeadersInit | (() => HeadersInit | Promise<HeadersInit>);
+export type HeadersOption = HeadersInput | (() => HeadersInput | Promise<HeadersInput>);
 
 export interface SubscribeOptions<TEvent extends JobEvent<any, any, any> = JobEvent> {
   /** Resume after this event id (sent as `Last-Event-ID`). @default 0 */
