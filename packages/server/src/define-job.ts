@@ -36,6 +36,8 @@ export interface JobDefinition<TInput = any, TResult = any, TStep extends string
   readonly estimatedDuration?: number | ((input: TInput) => number | undefined);
   /** This kind's own `staleAfterMs`, overriding the server's (`false`: never judged stale). */
   readonly staleAfterMs?: number | false;
+  /** This kind's own `timeLimitMs`, overriding the server's. */
+  readonly timeLimitMs?: number;
   readonly run: (input: TInput, ctx: JobContext<TInput, TStep>) => TResult | Promise<TResult>;
   readonly __types?: { input: TInput; result: TResult; step: TStep };
 }
@@ -67,6 +69,13 @@ export interface DefineJobOptions<
    * @example staleAfterMs: 30 * 60_000
    */
   staleAfterMs?: number | false;
+  /**
+   * The longest one run of this kind may take, overriding the server's `timeLimitMs`:
+   * past it the job is failed with `error.code` `time_limit` (resumable) and `ctx.signal`
+   * aborts. On serverless, a little below the function's limit (`maxDuration`).
+   * @example timeLimitMs: 280_000 // maxDuration = 300
+   */
+  timeLimitMs?: number;
   /**
    * The work. The server starts the job, calls `run`, then completes the job with what it
    * returns (unless `run` already ended it). A throw fails the job with its message and the
@@ -124,6 +133,12 @@ export function defineJob<
       `defineJob(${options.kind}): staleAfterMs must be a positive number of ms, or false.`,
     );
   }
+  const limit = options.timeLimitMs;
+  if (limit !== undefined && !(typeof limit === 'number' && limit > 0 && limit < 2 ** 31)) {
+    throw new TypeError(
+      `defineJob(${options.kind}): timeLimitMs must be a positive number of ms (below 2^31).`,
+    );
+  }
   const steps = options.steps.map((step) => (typeof step === 'string' ? { name: step } : step));
   return Object.freeze({
     kind: options.kind,
@@ -131,6 +146,7 @@ export function defineJob<
     steps,
     estimatedDuration: options.estimatedDuration,
     ...(stale === undefined ? {} : { staleAfterMs: stale }),
+    ...(limit === undefined ? {} : { timeLimitMs: limit }),
     run: options.run,
   }) as unknown as JobDefinition<
     StandardSchemaV1.InferOutput<TSchema>,

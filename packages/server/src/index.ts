@@ -20,7 +20,7 @@ export {
   type JobServerOptions,
   toNextHandlers,
 } from './job-server.js';
-export { type RunJobOptions, runJob } from './run-job.js';
+export { type RunJobOptions, runJob, TIME_LIMIT } from './run-job.js';
 export { type SeedJobAliases, withSeedAliases } from './seed-aliases.js';
 export {
   DEFAULT_SIGNATURE_TOLERANCE_MS,

@@ -123,6 +123,15 @@ export interface JobServerOptions {
    */
   stalePendingAfterMs?: number | false;
   /**
+   * The longest one run of a job may take (a kind's `timeLimitMs` overrides it). Past it
+   * the job is failed with `error.code` `time_limit`, resumable (the next run skips the
+   * completed steps), and the run's `signal` aborts. On serverless set it a little below
+   * the function's limit (`maxDuration`), so a job that would be killed mid-write is ended
+   * cleanly and the user sees it at once, not after `staleAfterMs`. Off by default.
+   * @example timeLimitMs: 280_000 // Vercel, maxDuration = 300
+   */
+  timeLimitMs?: number;
+  /**
    * Also look for stale jobs of this server's kinds every this many ms, on a timer that
    * never keeps the process alive and stops on `close()`. Off by default: the status and
    * stream routes already check the job they serve, which needs no timer (serverless);
@@ -251,6 +260,13 @@ export function createJobServer(options: JobServerOptions): JobServer {
       'maxActiveJobsPerOwner must be a positive integer.',
     );
   }
+  const timeLimit = options.timeLimitMs;
+  if (timeLimit !== undefined && !(timeLimit > 0 && timeLimit < 2 ** 31)) {
+    throw new JobServerConfigError(
+      'timeLimitMs',
+      'timeLimitMs must be a positive number of ms (below 2^31).',
+    );
+  }
   const ownerLock = new KeyedLock();
   /** Trackers that write while a request waits: a short outage wait, then a 503. */
   const requestTracker: ProgressTrackerOptions = {
@@ -293,7 +309,11 @@ export function createJobServer(options: JobServerOptions): JobServer {
   const streamUrl = (jobId: string) => `${basePath}/stream/${encodeURIComponent(jobId)}`;
 
   function runInProcess(definition: AnyJobDefinition, jobId: string): Promise<void> {
-    return runJob(store, definition, jobId, { tracker: options.tracker, onError: report });
+    return runJob(store, definition, jobId, {
+      tracker: options.tracker,
+      onError: report,
+      timeLimitMs: definition.timeLimitMs ?? options.timeLimitMs,
+    });
   }
 
   async function dispatch(definition: AnyJobDefinition, job: Job): Promise<void> {
