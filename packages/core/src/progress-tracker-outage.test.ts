@@ -30,6 +30,8 @@ class FlakyStore extends MemoryJobStore {
   /** While true every call fails with `store_unavailable`. */
   down = false;
   commits = 0;
+  /** The next this many `getJob` calls fail (a connection that drops again at once). */
+  failGets = 0;
 
   #unavailable(): JobstreamError {
     return new JobstreamError('store_unavailable', 'connection lost');
@@ -55,6 +57,10 @@ class FlakyStore extends MemoryJobStore {
 
   override async getJob(id: string) {
     if (this.down) throw this.#unavailable();
+    if (this.failGets > 0) {
+      this.failGets--;
+      throw this.#unavailable();
+    }
     return super.getJob(id);
   }
 
@@ -143,6 +149,26 @@ describe('ProgressTracker through a store outage', () => {
     expect(
       (await types(store, cancelling.jobId)).filter((t) => t === 'job_cancelled'),
     ).toHaveLength(1);
+  });
+
+  it('a batch found landed is not written again when the read after it fails', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store);
+    await tracker.startStep('fetch');
+    // Written, answer lost; the tracker finds it, then re-reading the job fails once.
+    store.faults.push('answer-lost');
+    store.failGets = 1;
+    const job = await tracker.startStep('write');
+    expect(job.currentStep).toBe('write');
+    // Rebuilt after the failed read, the batch differs (the step's duration grew), so
+    // only the first finding said it had landed: forgetting it wrote 'write' twice.
+    expect(await types(store, tracker.jobId)).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+      'step_completed',
+      'step_started',
+    ]);
   });
 
   it('waits while the store is down and writes once it is back', async () => {

@@ -650,8 +650,11 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         events.every((e, i) => e.type === drafts[i]?.type && sameJson(e.data, drafts[i]?.data));
       if (mine) {
         if (drafts.some((d) => isTerminalEventType(d.type))) this.#wroteTerminal = true;
+        // Forgotten only once the re-read worked: if it fails, the next round must find
+        // the batch again, not rebuild it (a rebuilt batch differs, e.g. in a duration).
+        const job = await this.load();
         batches.length = 0;
-        return this.load();
+        return job;
       }
       batches.splice(batches.indexOf(batch), 1);
     }
