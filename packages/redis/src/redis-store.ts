@@ -90,6 +90,7 @@ export class RedisJobStore implements JobStore {
 
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input);
+    const sent = JSON.stringify(event);
     const created = await this.redis
       .eval(
         CREATE_JOB,
@@ -99,12 +100,26 @@ export class RedisJobStore implements JobStore {
         this.#allIndex,
         this.#ownerIndex(job.ownerId),
         JSON.stringify(job),
-        JSON.stringify(event),
+        sent,
         `${job.createdAt}|${job.id}`,
       )
       .catch(rethrowStoreError);
-    if (created !== 1) throw new ConflictError(`A job with id ${job.id} already exists.`);
+    if (created !== 1 && !(await this.#createdBy(job.id, sent))) {
+      throw new ConflictError(`A job with id ${job.id} already exists.`);
+    }
     return { job, event };
+  }
+
+  /**
+   * Whether the job's event 1 is exactly `sent`: then the "id taken" answer was to our own
+   * create sent twice (ioredis resends a command whose answer the connection lost) and
+   * not to another create with that id (its event differs: `at`, input…).
+   */
+  async #createdBy(id: string, sent: string): Promise<boolean> {
+    const [first] = await this.redis
+      .xrange(this.#eventsKey(id), '0-1', '0-1')
+      .catch(rethrowStoreError);
+    return first?.[1][1] === sent;
   }
 
   async getJob(id: string): Promise<Job | null> {

@@ -94,3 +94,43 @@ describe.skipIf(!url)('RedisJobStore', () => {
     }, 20_000);
   });
 });
+
+describe.skipIf(!url)('RedisJobStore when ioredis resends a command Redis already ran', () => {
+  /** A client that sends each CREATE_JOB twice: what ioredis does when the connection
+   * drops after Redis ran the script, before its answer arrived (it resends it after
+   * reconnecting, `autoResendUnfulfilledCommands`, on by default). */
+  function resendingCreates(): Redis {
+    const redis = connect();
+    const evalOnce = redis.eval.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    (redis as unknown as { eval: unknown }).eval = async (...args: unknown[]) => {
+      if (String(args[0]).includes("'0-1'")) await evalOnce(...args);
+      return evalOnce(...args);
+    };
+    return redis;
+  }
+
+  it('createJob answers with the job it created, not a conflict with itself', async () => {
+    const store = new RedisJobStore({ redis: resendingCreates(), prefix });
+    try {
+      const { job, event } = await store.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: { exam: 1 },
+        steps: [{ name: 'work' }],
+      });
+      expect(event.type).toBe('job_created');
+      expect(await store.readEvents(job.id)).toHaveLength(1);
+      expect((await store.getJob(job.id))?.version).toBe(1);
+      // Another create with that id is still refused.
+      const again = await store
+        .createJob({ id: job.id, ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'work' }] })
+        .then(
+          () => null,
+          (e: { code?: string }) => e.code,
+        );
+      expect(again).toBe('conflict');
+    } finally {
+      await store.close();
+    }
+  });
+});
