@@ -214,6 +214,30 @@ describe('ProgressTracker through a store outage', () => {
     ]);
   });
 
+  it('progress whose write gave up is written by the next write, not dropped', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store, 250);
+    await tracker.startStep('fetch');
+    store.down = true;
+    tracker.progress(70, 'Read 28 of 40 questions');
+    const error = await tracker.flush().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isJobstreamError(error, 'store_unavailable')).toBe(true);
+    store.down = false;
+    // The store is back: the last value reported must still reach the viewers.
+    const job = await tracker.flush();
+    expect(job.steps[0]?.progress).toBe(70);
+    expect(job.message).toBe('Read 28 of 40 questions');
+    expect(await types(store, tracker.jobId)).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+      'step_progress',
+    ]);
+  });
+
   it('storeOutageMs: 0 rejects at once', async () => {
     const store = new FlakyStore();
     const tracker = await newTracker(store, 0);

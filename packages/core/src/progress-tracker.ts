@@ -512,6 +512,13 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     return pending;
   }
 
+  /** Puts back progress a failed write took, unless newer progress came in meanwhile. */
+  #restorePending(pending: { step: PendingProgress | null; topic: number | null }): void {
+    if (this.#closed) return;
+    this.#pendingStep ??= pending.step;
+    this.#pendingTopic ??= pending.topic;
+  }
+
   /** Pending progress as drafts valid against `job` (none once the job stopped running). */
   #pendingDrafts(
     job: Job<TInput, TResult, TStep>,
@@ -562,67 +569,73 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         throw error;
       }
       const pending = this.#takePending();
-      const outage = new OutageWait(this.#outageMs);
-      const unconfirmed: UnconfirmedBatch[] = [];
-      for (let attempt = 0; ; ) {
-        let job: Job<TInput, TResult, TStep>;
-        try {
-          job = this.#job ?? (await this.load());
-          const landed = await this.#findLanded(unconfirmed);
-          if (landed) return landed;
-        } catch (error) {
-          if (await outage.wait(error)) continue;
-          throw error;
-        }
-        let drafts: Draft[];
-        try {
-          drafts = [...this.#pendingDrafts(job, pending), ...build(job)];
-        } catch (error) {
-          this.#throwIfCancelled(job);
-          throw error;
-        }
-        if (drafts.length === 0) return job;
-        const terminal = drafts.some((d) => isTerminalEventType(d.type));
-        if (terminal) this.#terminalInFlight = true;
-        try {
-          const { job: next } = await this.store.commit(this.jobId, {
-            expectedVersion: job.version,
-            events: drafts,
-          });
-          if (terminal) this.#wroteTerminal = true;
-          this.#job = next as Job<TInput, TResult, TStep>;
-          if (this.#rewatch && !this.#closed) {
-            this.#rewatch = false;
-            void this.watch().catch(() => {});
-          }
-          return this.#job;
-        } catch (error) {
-          if (isJobstreamError(error, 'store_unavailable')) {
-            // Sent, maybe written: the next round looks for it before writing again.
-            unconfirmed.push({ base: job.version, drafts });
+      try {
+        const outage = new OutageWait(this.#outageMs);
+        const unconfirmed: UnconfirmedBatch[] = [];
+        for (let attempt = 0; ; ) {
+          let job: Job<TInput, TResult, TStep>;
+          try {
+            job = this.#job ?? (await this.load());
+            const landed = await this.#findLanded(unconfirmed);
+            if (landed) return landed;
+          } catch (error) {
             if (await outage.wait(error)) continue;
             throw error;
           }
-          const retriable =
-            isJobstreamError(error, 'conflict') || isJobstreamError(error, 'invalid_transition');
-          if (!retriable) throw error;
-          // A client that resends a command after a reconnect (ioredis does) can find its
-          // own first send already written: that is a success, not a race lost.
-          unconfirmed.push({ base: job.version, drafts });
-          let fresh: Job<TInput, TResult, TStep>;
+          let drafts: Draft[];
           try {
-            const landed = await this.#findLanded(unconfirmed);
-            if (landed) return landed;
-            fresh = await this.load();
-          } catch (readError) {
-            if (await outage.wait(readError)) continue;
-            throw readError;
-          }
-          this.#throwIfCancelled(fresh);
-          await this.#throwIfRunLost(job, fresh);
-          if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
+            drafts = [...this.#pendingDrafts(job, pending), ...build(job)];
+          } catch (error) {
+            this.#throwIfCancelled(job);
             throw error;
+          }
+          if (drafts.length === 0) return job;
+          const terminal = drafts.some((d) => isTerminalEventType(d.type));
+          if (terminal) this.#terminalInFlight = true;
+          try {
+            const { job: next } = await this.store.commit(this.jobId, {
+              expectedVersion: job.version,
+              events: drafts,
+            });
+            if (terminal) this.#wroteTerminal = true;
+            this.#job = next as Job<TInput, TResult, TStep>;
+            if (this.#rewatch && !this.#closed) {
+              this.#rewatch = false;
+              void this.watch().catch(() => {});
+            }
+            return this.#job;
+          } catch (error) {
+            if (isJobstreamError(error, 'store_unavailable')) {
+              // Sent, maybe written: the next round looks for it before writing again.
+              unconfirmed.push({ base: job.version, drafts });
+              if (await outage.wait(error)) continue;
+              throw error;
+            }
+            const retriable =
+              isJobstreamError(error, 'conflict') || isJobstreamError(error, 'invalid_transition');
+            if (!retriable) throw error;
+            // A client that resends a command after a reconnect (ioredis does) can find its
+            // own first send already written: that is a success, not a race lost.
+            unconfirmed.push({ base: job.version, drafts });
+            let fresh: Job<TInput, TResult, TStep>;
+            try {
+              const landed = await this.#findLanded(unconfirmed);
+              if (landed) return landed;
+              fresh = await this.load();
+            } catch (readError) {
+              if (await outage.wait(readError)) continue;
+              throw readError;
+            }
+            this.#throwIfCancelled(fresh);
+            await this.#throwIfRunLost(job, fresh);
+            if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
+              throw error;
+          }
         }
+      } catch (error) {
+        // Not written: the latest progress must still reach the store with a later write.
+        this.#restorePending(pending);
+        throw error;
       }
     };
     const guarded = () =>
