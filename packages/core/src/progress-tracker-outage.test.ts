@@ -282,6 +282,34 @@ describe('ProgressTracker through a store outage', () => {
   });
 });
 
+describe('ProgressTracker stopped during a store outage', () => {
+  it('a cancel heard while a write waits ends the wait: the write rejects with job_cancelled', async () => {
+    const store = new FlakyStore();
+    // A wait that would outlast the test: only the cancel can end it in time.
+    const tracker = await newTracker(store, 60_000);
+    await tracker.startStep('fetch');
+    await tracker.watch();
+    store.down = true; // commits and reads fail; the subscription still delivers
+    const writing = tracker.completeStep().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const healthy = MemoryJobStore.prototype;
+    const current = await healthy.getJob.call(store, tracker.jobId);
+    await healthy.commit.call(store, tracker.jobId, {
+      expectedVersion: current?.version ?? 0,
+      events: [
+        { type: 'job_cancelled', data: { reason: 'stop', cancelledAt: new Date().toISOString() } },
+      ],
+    });
+    expect(tracker.signal.aborted).toBe(true);
+    expect(isJobstreamError(await writing, 'job_cancelled')).toBe(true);
+    const all = await healthy.readEvents.call(store, tracker.jobId);
+    expect(all.map((e) => e.type)).not.toContain('step_completed');
+  }, 5_000);
+});
+
 describe('ProgressTracker watching through a store outage', () => {
   it('a watch that failed while the store was down is set up again after the next write', async () => {
     const store = new FlakyStore();

@@ -570,7 +570,7 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
       }
       const pending = this.#takePending();
       try {
-        const outage = new OutageWait(this.#outageMs);
+        const outage = new OutageWait(this.#outageMs, this.#abort.signal);
         const unconfirmed: UnconfirmedBatch[] = [];
         for (let attempt = 0; ; ) {
           let job: Job<TInput, TResult, TStep>;
@@ -729,17 +729,34 @@ function canonicalJson(value: unknown): string {
 class OutageWait {
   #deadline: number | null = null;
   #delay = 100;
-  constructor(readonly budgetMs: number) {}
+  constructor(
+    readonly budgetMs: number,
+    /** The tracker's signal: once the run is cancelled or lost, waiting is pointless. */
+    readonly signal: AbortSignal,
+  ) {}
 
-  /** Waits and resolves true when `error` is an outage worth waiting out, else false. */
+  /**
+   * Waits and resolves true when `error` is an outage worth waiting out, else false.
+   * Rejects with the signal's reason when it aborts before or during the wait.
+   */
   async wait(error: unknown): Promise<boolean> {
     if (!isJobstreamError(error, 'store_unavailable') || this.budgetMs <= 0) return false;
+    this.signal.throwIfAborted();
     const now = Date.now();
     this.#deadline ??= now + this.budgetMs;
     if (now >= this.#deadline) return false;
     const delay = Math.min(this.#delay, this.#deadline - now);
     this.#delay = Math.min(this.#delay * 2, 2000);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      this.signal.addEventListener('abort', done);
+    });
+    this.signal.throwIfAborted();
     return true;
   }
 }
