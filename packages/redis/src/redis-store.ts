@@ -295,7 +295,10 @@ export class RedisJobStore implements JobStore {
       for (const member of members)
         pipeline.hget(this.#jobKey(member.slice(member.indexOf('|') + 1)), 'j');
       const rows = (await pipeline.exec().catch(rethrowStoreError)) ?? [];
-      for (const [, raw] of rows) {
+      for (const [error, raw] of rows) {
+        // A pipeline resolves even when its commands failed (a link that dropped after the
+        // index was read): each row carries its error, which must not read as "no job".
+        if (error) rethrowStoreError(error);
         if (typeof raw !== 'string') continue;
         const job = parseJob(JSON.parse(raw));
         if (filter.kind !== undefined && job.kind !== filter.kind) continue;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { runJobStoreOutage } from '@jobstream/core/testing';
 import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
 import { Redis, type RedisOptions } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisJobStore } from '../src/index.js';
 
 const url = process.env.REDIS_URL;
@@ -56,3 +56,42 @@ for (const [label, redisOptions] of Object.entries(clients)) {
     });
   });
 }
+
+describe.skipIf(!url)('Redis outage between the two reads of listJobs', () => {
+  it('listJobs rejects with store_unavailable, not a page that silently lacks the jobs', async () => {
+    const proxy = await startTcpProxy(new URL(url as string));
+    const proxied = new URL(url as string);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const store = new RedisJobStore({ redis, prefix: `jobstream-outage-${randomUUID()}` });
+    try {
+      const ownerId = `owner-${randomUUID()}`;
+      for (let i = 0; i < 3; i++) {
+        await store.createJob({ ownerId, kind: 'k', input: null, steps: [{ name: 'a' }] });
+      }
+      // The link drops right after the index was read, before the jobs are.
+      const readIndex = redis.zrevrangebylex.bind(redis) as (
+        ...args: unknown[]
+      ) => Promise<unknown>;
+      (redis as unknown as { zrevrangebylex: unknown }).zrevrangebylex = async (
+        ...args: unknown[]
+      ) => {
+        const members = await readIndex(...args);
+        proxy.drop();
+        return members;
+      };
+      const outcome = await store.listJobs({ ownerId, status: ['pending', 'running'] }).then(
+        (page) => `${page.jobs.length} jobs`,
+        (e: { code?: string }) => e.code,
+      );
+      expect(outcome).toBe('store_unavailable');
+    } finally {
+      proxy.restore();
+      await store.close();
+      redis.disconnect();
+      await proxy.close();
+    }
+  });
+});
