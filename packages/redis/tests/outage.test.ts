@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { ProgressTracker } from '@jobstream/core';
 import { runJobStoreOutage } from '@jobstream/core/testing';
 import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -92,6 +95,59 @@ describe.skipIf(!url)('Redis outage between the two reads of listJobs', () => {
       await store.close();
       redis.disconnect();
       await proxy.close();
+    }
+  });
+});
+
+/** A loopback port nothing listens on (the failed-over primary's old peer). */
+const closedPort = 1;
+
+describe.skipIf(!url)('Redis failing over: the old primary answers READONLY until promoted', () => {
+  it("a job's write waits the failover out instead of failing", async () => {
+    // A Redis of our own: the test turns it into a replica of a server that does not
+    // answer (what a failover makes of an old primary) and promotes it back 300 ms later.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const admin = new Redis({ port, host: '127.0.0.1' });
+    admin.on('error', () => {});
+    const store = new RedisJobStore({ redis, prefix: `jobstream-failover-${randomUUID()}` });
+    try {
+      await redis.ping();
+      const tracker = await ProgressTracker.create(
+        store,
+        { ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'a' }] },
+        { coalesceMs: 0 },
+      );
+      await tracker.start();
+      await admin.replicaof('127.0.0.1', String(closedPort));
+      const promoted = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+        admin.replicaof('NO', 'ONE'),
+      );
+      const job = await tracker.startStep('a');
+      await promoted;
+      expect(job.currentStep).toBe('a');
+      expect((await store.readEvents(tracker.jobId)).map((e) => e.type)).toEqual([
+        'job_created',
+        'job_started',
+        'step_started',
+      ]);
+      tracker.close();
+    } finally {
+      await store.close();
+      redis.disconnect();
+      admin.disconnect();
+      server.kill();
     }
   });
 });
