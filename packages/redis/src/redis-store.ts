@@ -225,7 +225,7 @@ export class RedisJobStore implements JobStore {
           first = false;
           return;
         }
-        void this.#catchUp();
+        void this.#resubscribeThenCatchUp(subscriber);
       });
       if (subscriber.status !== 'ready') {
         await new Promise<void>((resolve, reject) => {
@@ -264,6 +264,22 @@ export class RedisJobStore implements JobStore {
   }
 
   /** After a reconnect: deliver what each subscribed job committed while we were away. */
+  /**
+   * ioredis emits 'ready' before it sends the SUBSCRIBE that restores the channels: a
+   * stream read made at once can finish before Redis has the channels back, and an event
+   * published in between is in neither. So subscribe (again; harmless) and wait for Redis
+   * to confirm, then read what was missed.
+   */
+  async #resubscribeThenCatchUp(subscriber: Redis): Promise<void> {
+    const channels = [...this.#subscriptions.keys()].map((id) => this.#channel(id));
+    try {
+      if (channels.length > 0) await subscriber.subscribe(...channels);
+    } catch {
+      return; // down again: the next 'ready' tries again
+    }
+    await this.#catchUp();
+  }
+
   async #catchUp(): Promise<void> {
     for (const [jobId, subscription] of this.#subscriptions) {
       try {
