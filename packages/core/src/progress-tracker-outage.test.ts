@@ -30,6 +30,8 @@ class FlakyStore extends MemoryJobStore {
   /** While true every call fails with `store_unavailable`. */
   down = false;
   commits = 0;
+  /** The next this many `getJob` calls fail (a connection that drops again at once). */
+  failGets = 0;
 
   #unavailable(): JobstreamError {
     return new JobstreamError('store_unavailable', 'connection lost');
@@ -55,6 +57,10 @@ class FlakyStore extends MemoryJobStore {
 
   override async getJob(id: string) {
     if (this.down) throw this.#unavailable();
+    if (this.failGets > 0) {
+      this.failGets--;
+      throw this.#unavailable();
+    }
     return super.getJob(id);
   }
 
@@ -145,6 +151,26 @@ describe('ProgressTracker through a store outage', () => {
     ).toHaveLength(1);
   });
 
+  it('a batch found landed is not written again when the read after it fails', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store);
+    await tracker.startStep('fetch');
+    // Written, answer lost; the tracker finds it, then re-reading the job fails once.
+    store.faults.push('answer-lost');
+    store.failGets = 1;
+    const job = await tracker.startStep('write');
+    expect(job.currentStep).toBe('write');
+    // Rebuilt after the failed read, the batch differs (the step's duration grew), so
+    // only the first finding said it had landed: forgetting it wrote 'write' twice.
+    expect(await types(store, tracker.jobId)).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+      'step_completed',
+      'step_started',
+    ]);
+  });
+
   it('waits while the store is down and writes once it is back', async () => {
     const store = new FlakyStore();
     const tracker = await newTracker(store);
@@ -185,6 +211,30 @@ describe('ProgressTracker through a store outage', () => {
       'job_created',
       'job_started',
       'step_started',
+    ]);
+  });
+
+  it('progress whose write gave up is written by the next write, not dropped', async () => {
+    const store = new FlakyStore();
+    const tracker = await newTracker(store, 250);
+    await tracker.startStep('fetch');
+    store.down = true;
+    tracker.progress(70, 'Read 28 of 40 questions');
+    const error = await tracker.flush().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(isJobstreamError(error, 'store_unavailable')).toBe(true);
+    store.down = false;
+    // The store is back: the last value reported must still reach the viewers.
+    const job = await tracker.flush();
+    expect(job.steps[0]?.progress).toBe(70);
+    expect(job.message).toBe('Read 28 of 40 questions');
+    expect(await types(store, tracker.jobId)).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+      'step_progress',
     ]);
   });
 
@@ -230,6 +280,34 @@ describe('ProgressTracker through a store outage', () => {
     expect(all.at(-1)).toBe('job_cancelled');
     expect(all).not.toContain('step_completed');
   });
+});
+
+describe('ProgressTracker stopped during a store outage', () => {
+  it('a cancel heard while a write waits ends the wait: the write rejects with job_cancelled', async () => {
+    const store = new FlakyStore();
+    // A wait that would outlast the test: only the cancel can end it in time.
+    const tracker = await newTracker(store, 60_000);
+    await tracker.startStep('fetch');
+    await tracker.watch();
+    store.down = true; // commits and reads fail; the subscription still delivers
+    const writing = tracker.completeStep().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const healthy = MemoryJobStore.prototype;
+    const current = await healthy.getJob.call(store, tracker.jobId);
+    await healthy.commit.call(store, tracker.jobId, {
+      expectedVersion: current?.version ?? 0,
+      events: [
+        { type: 'job_cancelled', data: { reason: 'stop', cancelledAt: new Date().toISOString() } },
+      ],
+    });
+    expect(tracker.signal.aborted).toBe(true);
+    expect(isJobstreamError(await writing, 'job_cancelled')).toBe(true);
+    const all = await healthy.readEvents.call(store, tracker.jobId);
+    expect(all.map((e) => e.type)).not.toContain('step_completed');
+  }, 5_000);
 });
 
 describe('ProgressTracker watching through a store outage', () => {

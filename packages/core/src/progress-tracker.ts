@@ -512,6 +512,13 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
     return pending;
   }
 
+  /** Puts back progress a failed write took, unless newer progress came in meanwhile. */
+  #restorePending(pending: { step: PendingProgress | null; topic: number | null }): void {
+    if (this.#closed) return;
+    this.#pendingStep ??= pending.step;
+    this.#pendingTopic ??= pending.topic;
+  }
+
   /** Pending progress as drafts valid against `job` (none once the job stopped running). */
   #pendingDrafts(
     job: Job<TInput, TResult, TStep>,
@@ -562,67 +569,73 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         throw error;
       }
       const pending = this.#takePending();
-      const outage = new OutageWait(this.#outageMs);
-      const unconfirmed: UnconfirmedBatch[] = [];
-      for (let attempt = 0; ; ) {
-        let job: Job<TInput, TResult, TStep>;
-        try {
-          job = this.#job ?? (await this.load());
-          const landed = await this.#findLanded(unconfirmed);
-          if (landed) return landed;
-        } catch (error) {
-          if (await outage.wait(error)) continue;
-          throw error;
-        }
-        let drafts: Draft[];
-        try {
-          drafts = [...this.#pendingDrafts(job, pending), ...build(job)];
-        } catch (error) {
-          this.#throwIfCancelled(job);
-          throw error;
-        }
-        if (drafts.length === 0) return job;
-        const terminal = drafts.some((d) => isTerminalEventType(d.type));
-        if (terminal) this.#terminalInFlight = true;
-        try {
-          const { job: next } = await this.store.commit(this.jobId, {
-            expectedVersion: job.version,
-            events: drafts,
-          });
-          if (terminal) this.#wroteTerminal = true;
-          this.#job = next as Job<TInput, TResult, TStep>;
-          if (this.#rewatch && !this.#closed) {
-            this.#rewatch = false;
-            void this.watch().catch(() => {});
-          }
-          return this.#job;
-        } catch (error) {
-          if (isJobstreamError(error, 'store_unavailable')) {
-            // Sent, maybe written: the next round looks for it before writing again.
-            unconfirmed.push({ base: job.version, drafts });
+      try {
+        const outage = new OutageWait(this.#outageMs, this.#abort.signal);
+        const unconfirmed: UnconfirmedBatch[] = [];
+        for (let attempt = 0; ; ) {
+          let job: Job<TInput, TResult, TStep>;
+          try {
+            job = this.#job ?? (await this.load());
+            const landed = await this.#findLanded(unconfirmed);
+            if (landed) return landed;
+          } catch (error) {
             if (await outage.wait(error)) continue;
             throw error;
           }
-          const retriable =
-            isJobstreamError(error, 'conflict') || isJobstreamError(error, 'invalid_transition');
-          if (!retriable) throw error;
-          // A client that resends a command after a reconnect (ioredis does) can find its
-          // own first send already written: that is a success, not a race lost.
-          unconfirmed.push({ base: job.version, drafts });
-          let fresh: Job<TInput, TResult, TStep>;
+          let drafts: Draft[];
           try {
-            const landed = await this.#findLanded(unconfirmed);
-            if (landed) return landed;
-            fresh = await this.load();
-          } catch (readError) {
-            if (await outage.wait(readError)) continue;
-            throw readError;
-          }
-          this.#throwIfCancelled(fresh);
-          await this.#throwIfRunLost(job, fresh);
-          if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
+            drafts = [...this.#pendingDrafts(job, pending), ...build(job)];
+          } catch (error) {
+            this.#throwIfCancelled(job);
             throw error;
+          }
+          if (drafts.length === 0) return job;
+          const terminal = drafts.some((d) => isTerminalEventType(d.type));
+          if (terminal) this.#terminalInFlight = true;
+          try {
+            const { job: next } = await this.store.commit(this.jobId, {
+              expectedVersion: job.version,
+              events: drafts,
+            });
+            if (terminal) this.#wroteTerminal = true;
+            this.#job = next as Job<TInput, TResult, TStep>;
+            if (this.#rewatch && !this.#closed) {
+              this.#rewatch = false;
+              void this.watch().catch(() => {});
+            }
+            return this.#job;
+          } catch (error) {
+            if (isJobstreamError(error, 'store_unavailable')) {
+              // Sent, maybe written: the next round looks for it before writing again.
+              unconfirmed.push({ base: job.version, drafts });
+              if (await outage.wait(error)) continue;
+              throw error;
+            }
+            const retriable =
+              isJobstreamError(error, 'conflict') || isJobstreamError(error, 'invalid_transition');
+            if (!retriable) throw error;
+            // A client that resends a command after a reconnect (ioredis does) can find its
+            // own first send already written: that is a success, not a race lost.
+            unconfirmed.push({ base: job.version, drafts });
+            let fresh: Job<TInput, TResult, TStep>;
+            try {
+              const landed = await this.#findLanded(unconfirmed);
+              if (landed) return landed;
+              fresh = await this.load();
+            } catch (readError) {
+              if (await outage.wait(readError)) continue;
+              throw readError;
+            }
+            this.#throwIfCancelled(fresh);
+            await this.#throwIfRunLost(job, fresh);
+            if (isJobstreamError(error, 'invalid_transition') || attempt++ >= this.#maxRetries)
+              throw error;
+          }
         }
+      } catch (error) {
+        // Not written: the latest progress must still reach the store with a later write.
+        this.#restorePending(pending);
+        throw error;
       }
     };
     const guarded = () =>
@@ -650,8 +663,11 @@ export class ProgressTracker<TInput = unknown, TResult = unknown, TStep extends 
         events.every((e, i) => e.type === drafts[i]?.type && sameJson(e.data, drafts[i]?.data));
       if (mine) {
         if (drafts.some((d) => isTerminalEventType(d.type))) this.#wroteTerminal = true;
+        // Forgotten only once the re-read worked: if it fails, the next round must find
+        // the batch again, not rebuild it (a rebuilt batch differs, e.g. in a duration).
+        const job = await this.load();
         batches.length = 0;
-        return this.load();
+        return job;
       }
       batches.splice(batches.indexOf(batch), 1);
     }
@@ -713,17 +729,34 @@ function canonicalJson(value: unknown): string {
 class OutageWait {
   #deadline: number | null = null;
   #delay = 100;
-  constructor(readonly budgetMs: number) {}
+  constructor(
+    readonly budgetMs: number,
+    /** The tracker's signal: once the run is cancelled or lost, waiting is pointless. */
+    readonly signal: AbortSignal,
+  ) {}
 
-  /** Waits and resolves true when `error` is an outage worth waiting out, else false. */
+  /**
+   * Waits and resolves true when `error` is an outage worth waiting out, else false.
+   * Rejects with the signal's reason when it aborts before or during the wait.
+   */
   async wait(error: unknown): Promise<boolean> {
     if (!isJobstreamError(error, 'store_unavailable') || this.budgetMs <= 0) return false;
+    this.signal.throwIfAborted();
     const now = Date.now();
     this.#deadline ??= now + this.budgetMs;
     if (now >= this.#deadline) return false;
     const delay = Math.min(this.#delay, this.#deadline - now);
     this.#delay = Math.min(this.#delay * 2, 2000);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, delay);
+      this.signal.addEventListener('abort', done);
+    });
+    this.signal.throwIfAborted();
     return true;
   }
 }

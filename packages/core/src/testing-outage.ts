@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { JobstreamError } from './errors.js';
 import type { JobEvent } from './events.js';
 import { followJob } from './follow-job.js';
 import { ProgressTracker } from './progress-tracker.js';
@@ -48,6 +49,36 @@ async function until(check: () => boolean, what: string) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/**
+ * `store` whose every commit is written and then answers `store_unavailable`, as when
+ * the connection drops between the write and its answer.
+ */
+function losingEveryAnswer<S extends JobStore>(store: S): JobStore {
+  return new Proxy(store, {
+    get(target, key) {
+      if (key === 'commit') {
+        return async (...args: Parameters<JobStore['commit']>) => {
+          await target.commit(...args);
+          throw new JobstreamError('store_unavailable', 'the answer was lost');
+        };
+      }
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/** App data a store turns to JSON and back: key order, Dates, undefined, odd numbers. */
+const AWKWARD = {
+  zeta: 1,
+  alpha: { b: [1, undefined, 0.1 + 0.2, -0, 1e21, 5e-324], a: new Date(0) },
+  gone: undefined,
+  nan: Number.NaN,
+  '10': 'ten',
+  '2': 'two',
+  text: 'é ü 漢字 😀 \u2028 "quoted" \\ back\nslash',
+};
 
 /**
  * A store outage under a running job: the link between the worker's store and its server
@@ -118,6 +149,32 @@ export function runJobStoreOutage<S extends JobStore>(options: JobStoreOutageOpt
         );
       } finally {
         unsubscribe();
+        tracker.close();
+      }
+    });
+
+    it('every commit written but its answer lost: the tracker finds each in the store and writes it once', async () => {
+      const tracker = await ProgressTracker.create(
+        losingEveryAnswer(options.store()),
+        { ownerId: `lost-${Date.now()}`, kind: 'course', input: {}, steps: STEPS },
+        { coalesceMs: 0 },
+      );
+      try {
+        await tracker.start();
+        await tracker.startStep('fetch_questions');
+        tracker.progress(60, 'Read 24 of 40 questions');
+        await tracker.completeStep({ meta: AWKWARD });
+        await tracker.startStep('generate_lessons');
+        await tracker.startTopic('Cardiology', { index: 1, count: 1 });
+        await tracker.completeTopic({ ...AWKWARD, lessonsGenerated: 3 });
+        const done = await tracker.complete(AWKWARD);
+        expect(done.version).toBe(EXPECTED.length);
+        const events = await options.peer().readEvents(tracker.jobId);
+        expect(events.map((e) => e.type)).toEqual(EXPECTED);
+        expect((await options.peer().getJob(tracker.jobId))?.result).toEqual(
+          JSON.parse(JSON.stringify(AWKWARD)),
+        );
+      } finally {
         tracker.close();
       }
     });

@@ -7,12 +7,19 @@ import { isJobstreamError, JobstreamError } from '@jobstream/core';
 const UNREACHABLE =
   /max retries per request|Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH/i;
 
-/** True when `error` means Redis could not be reached (nothing was answered). */
+/**
+ * What Redis answers, having run nothing, while it restarts or fails over: still loading
+ * its data (`LOADING`), a replica whose primary is gone (`MASTERDOWN`), an old primary
+ * demoted to a replica (`READONLY`; ioredis' `reconnectOnError` moves to the new one).
+ */
+const NOT_SERVING = /^(LOADING|MASTERDOWN|READONLY) /;
+
+/** True when `error` means Redis could not be reached or cannot serve yet (nothing ran). */
 export function isUnreachable(error: unknown): boolean {
   const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
   return (
     name === 'MaxRetriesPerRequestError' ||
-    (typeof message === 'string' && UNREACHABLE.test(message))
+    (typeof message === 'string' && (UNREACHABLE.test(message) || NOT_SERVING.test(message)))
   );
 }
 

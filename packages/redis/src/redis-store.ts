@@ -90,6 +90,7 @@ export class RedisJobStore implements JobStore {
 
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input);
+    const sent = JSON.stringify(event);
     const created = await this.redis
       .eval(
         CREATE_JOB,
@@ -99,12 +100,26 @@ export class RedisJobStore implements JobStore {
         this.#allIndex,
         this.#ownerIndex(job.ownerId),
         JSON.stringify(job),
-        JSON.stringify(event),
+        sent,
         `${job.createdAt}|${job.id}`,
       )
       .catch(rethrowStoreError);
-    if (created !== 1) throw new ConflictError(`A job with id ${job.id} already exists.`);
+    if (created !== 1 && !(await this.#createdBy(job.id, sent))) {
+      throw new ConflictError(`A job with id ${job.id} already exists.`);
+    }
     return { job, event };
+  }
+
+  /**
+   * Whether the job's event 1 is exactly `sent`: then the "id taken" answer was to our own
+   * create sent twice (ioredis resends a command whose answer the connection lost) and
+   * not to another create with that id (its event differs: `at`, input…).
+   */
+  async #createdBy(id: string, sent: string): Promise<boolean> {
+    const [first] = await this.redis
+      .xrange(this.#eventsKey(id), '0-1', '0-1')
+      .catch(rethrowStoreError);
+    return first?.[1][1] === sent;
   }
 
   async getJob(id: string): Promise<Job | null> {
@@ -210,7 +225,7 @@ export class RedisJobStore implements JobStore {
           first = false;
           return;
         }
-        void this.#catchUp();
+        void this.#resubscribeThenCatchUp(subscriber);
       });
       if (subscriber.status !== 'ready') {
         await new Promise<void>((resolve, reject) => {
@@ -249,6 +264,22 @@ export class RedisJobStore implements JobStore {
   }
 
   /** After a reconnect: deliver what each subscribed job committed while we were away. */
+  /**
+   * ioredis emits 'ready' before it sends the SUBSCRIBE that restores the channels: a
+   * stream read made at once can finish before Redis has the channels back, and an event
+   * published in between is in neither. So subscribe (again; harmless) and wait for Redis
+   * to confirm, then read what was missed.
+   */
+  async #resubscribeThenCatchUp(subscriber: Redis): Promise<void> {
+    const channels = [...this.#subscriptions.keys()].map((id) => this.#channel(id));
+    try {
+      if (channels.length > 0) await subscriber.subscribe(...channels);
+    } catch {
+      return; // down again: the next 'ready' tries again
+    }
+    await this.#catchUp();
+  }
+
   async #catchUp(): Promise<void> {
     for (const [jobId, subscription] of this.#subscriptions) {
       try {
@@ -280,7 +311,10 @@ export class RedisJobStore implements JobStore {
       for (const member of members)
         pipeline.hget(this.#jobKey(member.slice(member.indexOf('|') + 1)), 'j');
       const rows = (await pipeline.exec().catch(rethrowStoreError)) ?? [];
-      for (const [, raw] of rows) {
+      for (const [error, raw] of rows) {
+        // A pipeline resolves even when its commands failed (a link that dropped after the
+        // index was read): each row carries its error, which must not read as "no job".
+        if (error) rethrowStoreError(error);
         if (typeof raw !== 'string') continue;
         const job = parseJob(JSON.parse(raw));
         if (filter.kind !== undefined && job.kind !== filter.kind) continue;

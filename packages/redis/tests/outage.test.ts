@@ -1,8 +1,11 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { ProgressTracker } from '@jobstream/core';
 import { runJobStoreOutage } from '@jobstream/core/testing';
 import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
 import { Redis, type RedisOptions } from 'ioredis';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisJobStore } from '../src/index.js';
 
 const url = process.env.REDIS_URL;
@@ -56,3 +59,95 @@ for (const [label, redisOptions] of Object.entries(clients)) {
     });
   });
 }
+
+describe.skipIf(!url)('Redis outage between the two reads of listJobs', () => {
+  it('listJobs rejects with store_unavailable, not a page that silently lacks the jobs', async () => {
+    const proxy = await startTcpProxy(new URL(url as string));
+    const proxied = new URL(url as string);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const store = new RedisJobStore({ redis, prefix: `jobstream-outage-${randomUUID()}` });
+    try {
+      const ownerId = `owner-${randomUUID()}`;
+      for (let i = 0; i < 3; i++) {
+        await store.createJob({ ownerId, kind: 'k', input: null, steps: [{ name: 'a' }] });
+      }
+      // The link drops right after the index was read, before the jobs are.
+      const readIndex = redis.zrevrangebylex.bind(redis) as (
+        ...args: unknown[]
+      ) => Promise<unknown>;
+      (redis as unknown as { zrevrangebylex: unknown }).zrevrangebylex = async (
+        ...args: unknown[]
+      ) => {
+        const members = await readIndex(...args);
+        proxy.drop();
+        return members;
+      };
+      const outcome = await store.listJobs({ ownerId, status: ['pending', 'running'] }).then(
+        (page) => `${page.jobs.length} jobs`,
+        (e: { code?: string }) => e.code,
+      );
+      expect(outcome).toBe('store_unavailable');
+    } finally {
+      proxy.restore();
+      await store.close();
+      redis.disconnect();
+      await proxy.close();
+    }
+  });
+});
+
+/** A loopback port nothing listens on (the failed-over primary's old peer). */
+const closedPort = 1;
+
+describe.skipIf(!url)('Redis failing over: the old primary answers READONLY until promoted', () => {
+  it("a job's write waits the failover out instead of failing", async () => {
+    // A Redis of our own: the test turns it into a replica of a server that does not
+    // answer (what a failover makes of an old primary) and promotes it back 300 ms later.
+    const port = await new Promise<number>((resolve) => {
+      const probe = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address() as net.AddressInfo;
+        probe.close(() => resolve(free));
+      });
+    });
+    const server = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const admin = new Redis({ port, host: '127.0.0.1' });
+    admin.on('error', () => {});
+    const store = new RedisJobStore({ redis, prefix: `jobstream-failover-${randomUUID()}` });
+    try {
+      await redis.ping();
+      const tracker = await ProgressTracker.create(
+        store,
+        { ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'a' }] },
+        { coalesceMs: 0 },
+      );
+      await tracker.start();
+      await admin.replicaof('127.0.0.1', String(closedPort));
+      const promoted = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
+        admin.replicaof('NO', 'ONE'),
+      );
+      const job = await tracker.startStep('a');
+      await promoted;
+      expect(job.currentStep).toBe('a');
+      expect((await store.readEvents(tracker.jobId)).map((e) => e.type)).toEqual([
+        'job_created',
+        'job_started',
+        'step_started',
+      ]);
+      tracker.close();
+    } finally {
+      await store.close();
+      redis.disconnect();
+      admin.disconnect();
+      server.kill();
+    }
+  });
+});

@@ -94,3 +94,108 @@ describe.skipIf(!url)('RedisJobStore', () => {
     }, 20_000);
   });
 });
+
+describe.skipIf(!url)('RedisJobStore when ioredis resends a command Redis already ran', () => {
+  /** A client that sends each CREATE_JOB twice: what ioredis does when the connection
+   * drops after Redis ran the script, before its answer arrived (it resends it after
+   * reconnecting, `autoResendUnfulfilledCommands`, on by default). */
+  function resendingCreates(): Redis {
+    const redis = connect();
+    const evalOnce = redis.eval.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+    (redis as unknown as { eval: unknown }).eval = async (...args: unknown[]) => {
+      if (String(args[0]).includes("'0-1'")) await evalOnce(...args);
+      return evalOnce(...args);
+    };
+    return redis;
+  }
+
+  it('createJob answers with the job it created, not a conflict with itself', async () => {
+    const store = new RedisJobStore({ redis: resendingCreates(), prefix });
+    try {
+      const { job, event } = await store.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: { exam: 1 },
+        steps: [{ name: 'work' }],
+      });
+      expect(event.type).toBe('job_created');
+      expect(await store.readEvents(job.id)).toHaveLength(1);
+      expect((await store.getJob(job.id))?.version).toBe(1);
+      // Another create with that id is still refused.
+      const again = await store
+        .createJob({ id: job.id, ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'work' }] })
+        .then(
+          () => null,
+          (e: { code?: string }) => e.code,
+        );
+      expect(again).toBe('conflict');
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe.skipIf(!url)('RedisJobStore after its subscriber reconnects', () => {
+  it('an event published before the channels are subscribed again still reaches the listener', async () => {
+    // ioredis emits 'ready' and only then sends the SUBSCRIBE that restores the channels.
+    // Here that SUBSCRIBE is slow (a busy link): it waits until an event has been committed
+    // after the store's catch-up read, or 500 ms, whichever comes first.
+    let reconnected = false;
+    let markCommitted: () => void = () => {};
+    const committed = new Promise<void>((resolve) => {
+      markCommitted = resolve;
+    });
+    const client = connect();
+    const duplicate = client.duplicate.bind(client);
+    let subscriberOf: Redis | undefined;
+    (client as unknown as { duplicate: unknown }).duplicate = (...args: unknown[]) => {
+      const subscriber = (duplicate as (...a: unknown[]) => Redis)(...args);
+      subscriberOf = subscriber;
+      const subscribe = subscriber.subscribe.bind(subscriber) as (...a: unknown[]) => unknown;
+      (subscriber as unknown as { subscribe: unknown }).subscribe = async (...a: unknown[]) => {
+        if (reconnected) {
+          await Promise.race([committed, new Promise((r) => setTimeout(r, 500))]);
+        }
+        return subscribe(...a);
+      };
+      return subscriber;
+    };
+    const store = new RedisJobStore({ redis: client, prefix });
+    const writer = new RedisJobStore({ redis: connect(), prefix });
+    try {
+      const { job } = await writer.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'work' }],
+      });
+      const seen: number[] = [];
+      const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
+      // The catch-up read after the reconnect is followed by a commit from elsewhere.
+      const xrange = client.xrange.bind(client) as (...a: unknown[]) => Promise<unknown>;
+      (client as unknown as { xrange: unknown }).xrange = async (...a: unknown[]) => {
+        const entries = await xrange(...a);
+        if (reconnected) {
+          await writer.commit(job.id, {
+            expectedVersion: 1,
+            events: [{ type: 'job_started', data: {} }],
+          });
+          markCommitted();
+        }
+        return entries;
+      };
+      reconnected = true;
+      const id = await subscriberOf?.client('ID');
+      await writer.redis.client('KILL', 'ID', String(id));
+      const deadline = Date.now() + 5_000;
+      while (!seen.includes(2) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(seen).toEqual([2]);
+      unsubscribe();
+    } finally {
+      await store.close();
+      await writer.close();
+    }
+  }, 15_000);
+});

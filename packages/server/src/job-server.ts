@@ -153,7 +153,9 @@ export interface JobServerOptions {
   /**
    * Passed to every job's `ProgressTracker`. A job's writes wait out a store outage for
    * `storeOutageMs` (30 s by default); writes made while answering a request (cancel,
-   * resume) wait at most 2 s and then answer 503, which the client may retry.
+   * resume) wait at most 2 s and then answer 503, which the client may retry. Both count
+   * from the store's first failed call: a store whose client holds calls while it
+   * reconnects (ioredis' defaults: over a minute) makes every request wait that long.
    */
   tracker?: ProgressTrackerOptions;
   /** Serverless runtimes: keeps the function alive for in-process work (`ctx.waitUntil`). */

@@ -110,3 +110,57 @@ describe('runJob', () => {
     expect(types.filter((t) => t === 'job_started')).toHaveLength(1);
   });
 });
+
+describe('runJob through a store outage right after the claim', () => {
+  it('runs the job it claimed, rather than leaving it running with no worker', async () => {
+    /** Down for 300 ms from the moment the claim is written: every call fails meanwhile. */
+    class DropsAfterClaim extends MemoryJobStore {
+      down = false;
+      #claimed = false;
+      #check(): void {
+        if (this.down) throw new JobstreamError('store_unavailable', 'connection refused');
+      }
+      override async commit(jobId: string, request: CommitRequest) {
+        this.#check();
+        const written = await super.commit(jobId, request);
+        if (!this.#claimed) {
+          this.#claimed = true;
+          this.down = true;
+          setTimeout(() => {
+            this.down = false;
+          }, 300);
+        }
+        return written;
+      }
+      override async getJob(id: string) {
+        this.#check();
+        return super.getJob(id);
+      }
+      override async readEvents(jobId: string, options?: { after?: number; limit?: number }) {
+        this.#check();
+        return super.readEvents(jobId, options);
+      }
+      override async subscribe(...args: Parameters<MemoryJobStore['subscribe']>) {
+        this.#check();
+        return super.subscribe(...args);
+      }
+    }
+    const store = new DropsAfterClaim();
+    const job = defineJob({
+      kind: 'k',
+      input: z.object({}),
+      steps: ['a', 'b'],
+      run: async (_input, { tracker }) => {
+        await tracker.startStep('a');
+        await tracker.startStep('b');
+        return { ok: true };
+      },
+    });
+    const id = await pendingJob(store);
+    const errors: unknown[] = [];
+    await runJob(store, job, id, { onError: (e) => errors.push(e) });
+    expect(errors).toEqual([]);
+    expect((await store.getJob(id))?.status).toBe('completed');
+    expect(store.listenerCount()).toBe(0);
+  });
+});

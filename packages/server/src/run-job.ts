@@ -45,10 +45,14 @@ export async function runJob(
     tracker = new ProgressTracker(store, jobId, options.tracker);
     // Version-checked, and it waits out a store outage like every tracker write.
     if (!(await tracker.claim())) return;
-    const current = await tracker.load();
+    // The job as the claim wrote it: reading it again could meet the outage the claim just
+    // waited out, and a throw here would leave the job claimed with nobody running it.
+    const current = tracker.job ?? (await tracker.load());
     const deadline = new AbortController();
     signal = AbortSignal.any([tracker.signal, deadline.signal]);
-    await tracker.watch();
+    // Live before the run starts, so a cancel is heard. If the store is down, the tracker
+    // subscribes again after its next write (and a write sees a cancel anyway).
+    await tracker.watch().catch(() => {});
     const completedSteps = new Set(
       current.steps.filter((s) => s.status === 'completed').map((s) => s.name),
     );

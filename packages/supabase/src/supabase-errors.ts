@@ -13,6 +13,13 @@ function clean(message: string | undefined): string {
 }
 
 /**
+ * PostgREST cannot reach PostgreSQL (PGRST000–PGRST003: no connection, a pool timeout,
+ * answered 503/504), or PostgreSQL dropped the connection (08…) or is shutting down
+ * (57P…): what a Supabase database restart looks like through the REST edge.
+ */
+const DATABASE_UNREACHABLE = /^(PGRST00[0-3]|08|57P)/;
+
+/**
  * Turns a PostgREST error into a `JobstreamError`. The SQL functions raise PT404 / PT409
  * (PostgREST answers those with HTTP 404 / 409); PGRST202 means the function is missing,
  * i.e. the migrations were not applied.
@@ -62,7 +69,11 @@ export function toJobstreamError(error: unknown, context: string): JobstreamErro
         { cause: error },
       );
   }
-  if (!e.code || /fetch failed|network|ECONNREFUSED|ECONNRESET/i.test(e.message ?? '')) {
+  if (
+    !e.code ||
+    DATABASE_UNREACHABLE.test(e.code) ||
+    /fetch failed|network|ECONNREFUSED|ECONNRESET/i.test(e.message ?? '')
+  ) {
     return new JobstreamError('store_unavailable', `${context}: ${clean(e.message)}`, {
       cause: error,
     });

@@ -15,7 +15,8 @@ describe.skipIf(skipReason !== null)('Supabase outage', () => {
   let database: TestDatabase;
   let workerUrl: string;
   let viewerUrl: string;
-  let down = false;
+  /** How the worker's address fails while the link is cut. */
+  let down: 'network' | 'database' | null = null;
   let worker: SupabaseJobStore;
   let viewer: SupabaseJobStore;
   const server = setupServer();
@@ -28,8 +29,23 @@ describe.skipIf(skipReason !== null)('Supabase outage', () => {
     database = await createSupabaseLikeDatabase('jobstream_sb_outage');
     server.listen({ onUnhandledRequest: 'error' });
     server.use(
-      // First: while `down`, the worker's address answers nothing.
-      http.all(`${workerUrl}/*`, () => (down ? HttpResponse.error() : undefined)),
+      // First: while `down`, the worker's address answers nothing (the edge is cut), or
+      // answers as PostgREST does while its database restarts (503, PGRST001).
+      http.all(`${workerUrl}/*`, () =>
+        down === 'network'
+          ? HttpResponse.error()
+          : down === 'database'
+            ? HttpResponse.json(
+                {
+                  code: 'PGRST001',
+                  message: 'Could not connect with the database due to an internal error.',
+                  details: null,
+                  hint: null,
+                },
+                { status: 503 },
+              )
+            : undefined,
+      ),
       ...postgrestEmulator(workerUrl, database.admin).handlers,
       ...postgrestEmulator(viewerUrl, database.admin).handlers,
       realtimeUnavailable(workerUrl),
@@ -50,10 +66,24 @@ describe.skipIf(skipReason !== null)('Supabase outage', () => {
     store: () => worker,
     peer: () => viewer,
     cut: () => {
-      down = true;
+      down = 'network';
     },
     restore: () => {
-      down = false;
+      down = null;
+    },
+  });
+
+  // Supabase restarting its database (an upgrade, a resize): the edge is up and PostgREST
+  // answers 503 with its own connection error code until PostgreSQL is back.
+  runJobStoreOutage({
+    name: 'SupabaseJobStore, its database restarting behind PostgREST',
+    store: () => worker,
+    peer: () => viewer,
+    cut: () => {
+      down = 'database';
+    },
+    restore: () => {
+      down = null;
     },
   });
 });

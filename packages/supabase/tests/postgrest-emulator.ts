@@ -173,7 +173,7 @@ export function postgrestEmulator(baseUrl: string, pool: pg.Pool): PostgrestEmul
       });
     }
 
-    if (request.method !== 'GET') return problem(405, 'PGRST000', 'only GET and rpc are emulated');
+    if (request.method !== 'GET') return problem(405, 'PGRST117', 'only GET and rpc are emulated');
     if (!IDENT.test(path)) return problem(400, 'PGRST100', `bad relation ${path}`);
     const columns = (url.searchParams.get('select') ?? '*').split(',').map((c) => c.trim());
     if (!columns.every((c) => c === '*' || IDENT.test(c))) {
