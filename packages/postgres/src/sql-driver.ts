@@ -1,5 +1,8 @@
 import pg from 'pg';
 
+/** How long the store's own pool waits to open a connection. */
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+
 /**
  * What the store needs from a database connection. Two implementations: `pg` (a pool for
  * queries plus one dedicated listening connection) and PGlite (one embedded instance).
@@ -59,6 +62,10 @@ export class PgDriver implements SqlDriver {
       this.#ownsPool = false;
     } else {
       this.#pool = new pg.Pool({
+        // pg waits for a connection for ever by default: a database whose packets are
+        // dropped (not refused) would hold every call, and a job's outage wait, for
+        // minutes. Past this the call fails with store_unavailable.
+        connectionTimeoutMillis: DEFAULT_CONNECTION_TIMEOUT_MS,
         ...options.poolConfig,
         connectionString: options.connectionString,
       });
