@@ -30,6 +30,13 @@ export interface RedisJobStoreOptions {
   redis: Redis;
   /** Prefix of every key and channel, to share a Redis with other data. @default 'jobstream' */
   prefix?: string;
+  /**
+   * How long a `subscribe` waits for the store's pub/sub connection to be ready before it
+   * rejects with `store_unavailable` (Redis is down when the first viewer or job
+   * subscribes; the connection keeps trying and the next `subscribe` waits for it again).
+   * @default 10000
+   */
+  subscriberReadyTimeoutMs?: number;
 }
 
 interface Subscription {
@@ -60,6 +67,7 @@ export class RedisJobStore implements JobStore {
   readonly prefix: string;
   #subscriber: Redis | null = null;
   #subscriberReady: Promise<Redis> | null = null;
+  readonly #readyTimeoutMs: number;
   readonly #subscriptions = new Map<string, Subscription>();
 
   constructor(options: RedisJobStoreOptions) {
@@ -67,6 +75,7 @@ export class RedisJobStore implements JobStore {
       throw new JobstreamError('invalid_input', 'RedisJobStore needs { redis }.');
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'jobstream';
+    this.#readyTimeoutMs = options.subscriberReadyTimeoutMs ?? 10_000;
   }
 
   #jobKey(id: string) {
@@ -210,32 +219,58 @@ export class RedisJobStore implements JobStore {
   }
 
   #ensureSubscriber(): Promise<Redis> {
-    this.#subscriberReady ??= (async () => {
-      const subscriber = this.redis.duplicate();
-      this.#subscriber = subscriber;
-      subscriber.on('error', () => {
-        // ioredis reconnects by itself; the catch-up below fills the gap.
-      });
-      subscriber.on('message', (channel: string, message: string) =>
-        this.#deliver(channel, message),
-      );
-      let first = true;
-      subscriber.on('ready', () => {
-        if (first) {
-          first = false;
-          return;
-        }
-        void this.#resubscribeThenCatchUp(subscriber);
-      });
-      if (subscriber.status !== 'ready') {
-        await new Promise<void>((resolve, reject) => {
-          subscriber.once('ready', () => resolve());
-          subscriber.once('end', () => reject(new Error('Redis subscriber connection ended')));
-        });
-      }
+    if (this.#subscriberReady) return this.#subscriberReady;
+    const ready = (async () => {
+      // One pub/sub connection for the store's life: a wait that timed out keeps it.
+      const subscriber = this.#subscriber ?? this.#openSubscriber();
+      if (subscriber.status !== 'ready') await this.#untilReady(subscriber);
       return subscriber;
     })();
-    return this.#subscriberReady;
+    this.#subscriberReady = ready;
+    // Not ready in time (Redis is down): the next subscribe waits again.
+    ready.catch(() => {
+      if (this.#subscriberReady === ready) this.#subscriberReady = null;
+    });
+    return ready;
+  }
+
+  #openSubscriber(): Redis {
+    const subscriber = this.redis.duplicate();
+    this.#subscriber = subscriber;
+    subscriber.on('error', () => {
+      // ioredis reconnects by itself; the catch-up below fills the gap.
+    });
+    subscriber.on('message', (channel: string, message: string) => this.#deliver(channel, message));
+    let first = true;
+    subscriber.on('ready', () => {
+      if (first) {
+        first = false;
+        return;
+      }
+      void this.#resubscribeThenCatchUp(subscriber);
+    });
+    return subscriber;
+  }
+
+  #untilReady(subscriber: Redis): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        subscriber.off('ready', onReady);
+        subscriber.off('end', onEnd);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = () => done();
+      const onEnd = () => done(new Error('Redis subscriber connection ended'));
+      const timer = setTimeout(
+        () =>
+          done(new Error(`Redis pub/sub connection not ready after ${this.#readyTimeoutMs} ms`)),
+        this.#readyTimeoutMs,
+      );
+      subscriber.once('ready', onReady);
+      subscriber.once('end', onEnd);
+    });
   }
 
   #deliver(channel: string, message: string): void {

@@ -151,3 +151,60 @@ describe.skipIf(!url)('Redis failing over: the old primary answers READONLY unti
     }
   });
 });
+
+describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
+  it('subscribe rejects with store_unavailable in time, then works once Redis is back', async () => {
+    const proxy = await startTcpProxy(new URL(url as string));
+    proxy.drop();
+    const proxied = new URL(url as string);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const prefix = `jobstream-outage-${randomUUID()}`;
+    const store = new RedisJobStore({ redis, prefix, subscriberReadyTimeoutMs: 300 });
+    const direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
+    try {
+      const { job } = await direct.createJob({
+        ownerId: 'u1',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'a' }],
+      });
+      // Before: this waited for Redis for as long as it was down.
+      const error = await store
+        .subscribe(job.id, () => {})
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(error).toMatchObject({ code: 'store_unavailable' });
+      expect(store.listenerCount()).toBe(0);
+
+      proxy.restore();
+      const seen: number[] = [];
+      const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
+      await direct.commit(job.id, {
+        expectedVersion: 1,
+        events: [{ type: 'job_started', data: {} }],
+      });
+      const deadline = Date.now() + 10_000;
+      while (seen.length === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual([2]);
+      // Still the store's one pub/sub connection, not a second one per attempt.
+      const [, listeners] = (await direct.redis.pubsub('NUMSUB', `${prefix}:{${job.id}}:live`)) as [
+        string,
+        number,
+      ];
+      expect(Number(listeners)).toBe(1);
+      unsubscribe();
+    } finally {
+      await store.close();
+      await direct.close();
+      redis.disconnect();
+      direct.redis.disconnect();
+      await proxy.close();
+    }
+  }, 30_000);
+});
