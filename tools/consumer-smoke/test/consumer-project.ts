@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeDocSnippets } from './doc-snippets.js';
 import type { Tarball } from './pack.js';
 import { replaceExactly, snippetWith } from './readme-snippets.js';
 import { runOrThrow } from './run.js';
@@ -24,6 +25,8 @@ const THIRD_PARTY = [
   // the Supabase README's realtime transport on Node 20
   'ws',
   '@types/ws',
+  // docs/postgres.md's embedded PostgreSQL
+  '@electric-sql/pglite',
   // an adapter author's test runner, for @jobstream/core/testing
   'vitest',
 ];
@@ -71,6 +74,7 @@ export async function createConsumerProject(dir: string, tarballs: Tarball[]): P
   );
   fs.cpSync(fixtures, dir, { recursive: true });
   writeReadmeSnippets(dir);
+  writeDocSnippets(dir);
 }
 
 interface Snippet {

@@ -13,9 +13,10 @@ const tsc = (config: string) =>
 // .ts/.tsx files (use-types.ts, use-react.tsx, require.cts, the READMEs' snippets)
 // against the installed .d.ts files with skipLibCheck off, as tsc defaults, so an error
 // inside our declarations shows; the `@ts-expect-error` lines keep mistakes errors.
-// The Supabase snippet gets its own program with skipLibCheck on: supabase-js's own
-// declarations do not compile under TypeScript 6 without it (not ours to fix), and
-// the check that matters, its client fitting SupabaseJobStore, holds either way.
+// The Supabase snippets (and docs/postgres.md's, for PGlite's) get their own program with
+// skipLibCheck on: supabase-js's and PGlite's own declarations do not compile under
+// TypeScript 6 (or without @types/emscripten) without it (not ours to fix), and the
+// check that matters, their clients fitting our stores, holds either way.
 // One after another: pnpm test runs other packages' timing-sensitive suites beside it.
 for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json', 'tsconfig.supabase.json']) {
   it(`tsc --noEmit -p ${config}`, async () => {
