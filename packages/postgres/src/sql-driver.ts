@@ -65,8 +65,9 @@ export class PgDriver implements SqlDriver {
         // pg waits for a connection for ever by default: a database whose packets are
         // dropped (not refused) would hold every call, and a job's outage wait, for
         // minutes. Past this the call fails with store_unavailable.
-        connectionTimeoutMillis: DEFAULT_CONNECTION_TIMEOUT_MS,
         ...options.poolConfig,
+        connectionTimeoutMillis:
+          options.poolConfig?.connectionTimeoutMillis ?? DEFAULT_CONNECTION_TIMEOUT_MS,
         connectionString: options.connectionString,
       });
       this.#ownsPool = true;
