@@ -312,18 +312,27 @@ export class RedisJobStore implements JobStore {
     } catch {
       return; // down again: the next 'ready' tries again
     }
-    await this.#catchUp();
+    // The reads go through the store's other connection, which may still be reconnecting
+    // when this one is back: try until they work (or this subscriber is replaced/closed),
+    // or events published while both were down would reach live listeners never.
+    for (let delay = 100; this.#subscriber === subscriber; delay = Math.min(delay * 2, 2000)) {
+      if (await this.#catchUp()) return;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
-  async #catchUp(): Promise<void> {
+  /** Delivers what each subscription missed; false when a read failed (Redis still away). */
+  async #catchUp(): Promise<boolean> {
+    let complete = true;
     for (const [jobId, subscription] of this.#subscriptions) {
       try {
         const missed = await this.readEvents(jobId, { after: subscription.lastId });
         for (const event of missed) this.#emit(subscription, event);
       } catch {
-        // Still down: the next 'ready' tries again.
+        complete = false;
       }
     }
+    return complete;
   }
 
   async listJobs(filter: ListJobsFilter = {}): Promise<ListJobsPage> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { ProgressTracker } from '@jobstream/core';
+import { JobstreamError, ProgressTracker } from '@jobstream/core';
 import { runJobStoreOutage } from '@jobstream/core/testing';
 import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -198,6 +198,59 @@ describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
         number,
       ];
       expect(Number(listeners)).toBe(1);
+      unsubscribe();
+    } finally {
+      await store.close();
+      await direct.close();
+      redis.disconnect();
+      direct.redis.disconnect();
+      await proxy.close();
+    }
+  }, 30_000);
+});
+
+describe.skipIf(!url)('Redis pub/sub back before the store can read', () => {
+  it('the catch-up after a reconnect is retried until the reads work', async () => {
+    const proxy = await startTcpProxy(new URL(url as string));
+    const proxied = new URL(url as string);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const prefix = `jobstream-outage-${randomUUID()}`;
+    const store = new RedisJobStore({ redis, prefix });
+    const direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
+    try {
+      const { job } = await direct.createJob({
+        ownerId: 'u1',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'a' }],
+      });
+      const seen: number[] = [];
+      const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
+      // The store's reading connection is still away when pub/sub is back: its first
+      // reads fail, as they do when ioredis reconnects the subscriber first.
+      const readEvents = store.readEvents.bind(store);
+      let failing = 3;
+      store.readEvents = (...args) =>
+        failing-- > 0
+          ? Promise.reject(new JobstreamError('store_unavailable', 'still reconnecting'))
+          : readEvents(...args);
+      proxy.drop();
+      // Published while the subscriber was away: only the catch-up can deliver them.
+      await direct.commit(job.id, {
+        expectedVersion: 1,
+        events: [
+          { type: 'job_started', data: {} },
+          { type: 'step_started', data: { step: 'a', stepIndex: 1 } },
+        ],
+      });
+      proxy.restore();
+      const deadline = Date.now() + 15_000;
+      while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(seen).toEqual([2, 3]);
+      expect(failing).toBeLessThan(0);
       unsubscribe();
     } finally {
       await store.close();
