@@ -60,6 +60,45 @@ for (const [label, redisOptions] of Object.entries(clients)) {
   });
 }
 
+/**
+ * A store whose Redis is reached through a TCP proxy the test cuts (a client that fails
+ * fast, as the README advises for a server), and a store on a direct connection beside it
+ * (another instance).
+ */
+async function behindProxy(storeOptions: { subscriberReadyTimeoutMs?: number } = {}) {
+  const proxy = await startTcpProxy(new URL(url as string));
+  const proxied = new URL(url as string);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // the app's client: ioredis logs every failed reconnect otherwise
+  const prefix = `jobstream-outage-${randomUUID()}`;
+  const store = new RedisJobStore({ redis, prefix, ...storeOptions });
+  const direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
+  const { job } = await direct.createJob({
+    ownerId: 'u1',
+    kind: 'k',
+    input: null,
+    steps: [{ name: 'a' }],
+  });
+  return {
+    proxy,
+    redis,
+    store,
+    direct,
+    job,
+    prefix,
+    async close() {
+      proxy.restore();
+      await store.close();
+      await direct.close();
+      redis.disconnect();
+      direct.redis.disconnect();
+      await proxy.close();
+    },
+  };
+}
+
 describe.skipIf(!url)('Redis outage between the two reads of listJobs', () => {
   it('listJobs rejects with store_unavailable, not a page that silently lacks the jobs', async () => {
     const proxy = await startTcpProxy(new URL(url as string));
@@ -154,23 +193,11 @@ describe.skipIf(!url)('Redis failing over: the old primary answers READONLY unti
 
 describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
   it('subscribe rejects with store_unavailable in time, then works once Redis is back', async () => {
-    const proxy = await startTcpProxy(new URL(url as string));
+    const { proxy, store, direct, job, prefix, close } = await behindProxy({
+      subscriberReadyTimeoutMs: 300,
+    });
     proxy.drop();
-    const proxied = new URL(url as string);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
-    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
-    redis.on('error', () => {});
-    const prefix = `jobstream-outage-${randomUUID()}`;
-    const store = new RedisJobStore({ redis, prefix, subscriberReadyTimeoutMs: 300 });
-    const direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
     try {
-      const { job } = await direct.createJob({
-        ownerId: 'u1',
-        kind: 'k',
-        input: null,
-        steps: [{ name: 'a' }],
-      });
       // Before: this waited for Redis for as long as it was down.
       const error = await store
         .subscribe(job.id, () => {})
@@ -200,33 +227,15 @@ describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
       expect(Number(listeners)).toBe(1);
       unsubscribe();
     } finally {
-      await store.close();
-      await direct.close();
-      redis.disconnect();
-      direct.redis.disconnect();
-      await proxy.close();
+      await close();
     }
   }, 30_000);
 });
 
 describe.skipIf(!url)('Redis pub/sub back before the store can read', () => {
   it('the catch-up after a reconnect is retried until the reads work', async () => {
-    const proxy = await startTcpProxy(new URL(url as string));
-    const proxied = new URL(url as string);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
-    const redis = new Redis(proxied.toString(), { maxRetriesPerRequest: 1 });
-    redis.on('error', () => {});
-    const prefix = `jobstream-outage-${randomUUID()}`;
-    const store = new RedisJobStore({ redis, prefix });
-    const direct = new RedisJobStore({ redis: new Redis(url as string), prefix });
+    const { proxy, store, direct, job, close } = await behindProxy();
     try {
-      const { job } = await direct.createJob({
-        ownerId: 'u1',
-        kind: 'k',
-        input: null,
-        steps: [{ name: 'a' }],
-      });
       const seen: number[] = [];
       const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
       // The store's reading connection is still away when pub/sub is back: its first
@@ -253,11 +262,7 @@ describe.skipIf(!url)('Redis pub/sub back before the store can read', () => {
       expect(failing).toBeLessThan(0);
       unsubscribe();
     } finally {
-      await store.close();
-      await direct.close();
-      redis.disconnect();
-      direct.redis.disconnect();
-      await proxy.close();
+      await close();
     }
   }, 30_000);
 });
