@@ -25,32 +25,26 @@ describe('PostgresJobStore against a database that never answers', () => {
     await new Promise<void>((resolve) => silent.close(() => resolve()));
   });
 
-  it('a call fails with store_unavailable after the connection timeout, not never', async () => {
-    const store = new PostgresJobStore({
-      connectionString: `postgres://u:p@127.0.0.1:${port}/db`,
-      poolConfig: { connectionTimeoutMillis: 300 },
-    });
-    try {
-      const error = await store.getJob('j1').then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(isJobstreamError(error, 'store_unavailable'), String(error)).toBe(true);
-    } finally {
-      await store.close();
-    }
-  });
-
-  it('the default pool gives up too (10 s), where pg alone waits for ever', async () => {
-    const store = new PostgresJobStore({ connectionString: `postgres://u:p@127.0.0.1:${port}/db` });
-    try {
-      const error = await store.getJob('j1').then(
-        () => null,
-        (e: unknown) => e,
-      );
-      expect(isJobstreamError(error, 'store_unavailable'), String(error)).toBe(true);
-    } finally {
-      await store.close();
-    }
-  }, 30_000);
+  const cases = [
+    ['after the pool timeout it is given', { connectionTimeoutMillis: 300 }],
+    // pg alone waits for ever; the store's pool gives up after 10 s.
+    ['after 10 s with the default pool', undefined],
+  ] as const;
+  for (const [when, poolConfig] of cases) {
+    it(`a call fails with store_unavailable ${when}, not never`, async () => {
+      const store = new PostgresJobStore({
+        connectionString: `postgres://u:p@127.0.0.1:${port}/db`,
+        ...(poolConfig ? { poolConfig } : {}),
+      });
+      try {
+        const error = await store.getJob('j1').then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(isJobstreamError(error, 'store_unavailable'), String(error)).toBe(true);
+      } finally {
+        await store.close();
+      }
+    }, 30_000);
+  }
 });
