@@ -14,6 +14,24 @@ async function pendingJob(store: MemoryJobStore) {
   return job.id;
 }
 
+/** Runs a job that starts steps a and b and returns; what runJob reported beside. */
+async function runTwoSteps(store: MemoryJobStore) {
+  const job = defineJob({
+    kind: 'k',
+    input: z.object({}),
+    steps: ['a', 'b'],
+    run: async (_input, { tracker }) => {
+      await tracker.startStep('a');
+      await tracker.startStep('b');
+      return { ok: true };
+    },
+  });
+  const id = await pendingJob(store);
+  const errors: unknown[] = [];
+  await runJob(store, job, id, { onError: (e) => errors.push(e) });
+  return { id, errors };
+}
+
 describe('runJob', () => {
   it('fails the job on a synchronous throw of a non-Error, recording the running step', async () => {
     const store = new MemoryJobStore();
@@ -90,19 +108,7 @@ describe('runJob', () => {
         return written;
       }
     })();
-    const job = defineJob({
-      kind: 'k',
-      input: z.object({}),
-      steps: ['a', 'b'],
-      run: async (_input, { tracker }) => {
-        await tracker.startStep('a');
-        await tracker.startStep('b');
-        return { ok: true };
-      },
-    });
-    const id = await pendingJob(store);
-    const errors: unknown[] = [];
-    await runJob(store, job, id, { onError: (e) => errors.push(e) });
+    const { id, errors } = await runTwoSteps(store);
     // Before, the claim's error was reported and the job sat in `running` with no worker.
     expect(errors).toEqual([]);
     expect((await store.getJob(id))?.status).toBe('completed');
@@ -146,19 +152,7 @@ describe('runJob through a store outage right after the claim', () => {
       }
     }
     const store = new DropsAfterClaim();
-    const job = defineJob({
-      kind: 'k',
-      input: z.object({}),
-      steps: ['a', 'b'],
-      run: async (_input, { tracker }) => {
-        await tracker.startStep('a');
-        await tracker.startStep('b');
-        return { ok: true };
-      },
-    });
-    const id = await pendingJob(store);
-    const errors: unknown[] = [];
-    await runJob(store, job, id, { onError: (e) => errors.push(e) });
+    const { id, errors } = await runTwoSteps(store);
     expect(errors).toEqual([]);
     expect((await store.getJob(id))?.status).toBe('completed');
     expect(store.listenerCount()).toBe(0);
