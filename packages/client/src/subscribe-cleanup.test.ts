@@ -1,6 +1,7 @@
 // A closed subscription must leave nothing behind in a long-lived page: no timer, no
 // listener on globalThis, no request in flight, whatever it was doing when closed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { catchLaterThrows } from '../tests/later-throws.js';
 import { type Subscription, subscribeToJob } from './subscribe.js';
 
 /** `addEventListener` on globalThis (a browser's window), counting what is left registered. */
@@ -133,16 +134,7 @@ describe('subscribeToJob with a callback that throws', () => {
     async (name) => {
       const window = stubWindow();
       // What would reach the page's uncaught-error handler.
-      const thrown: unknown[] = [];
-      const original = globalThis.setTimeout;
-      vi.spyOn(globalThis, 'setTimeout').mockImplementation(((fn: () => void, ms?: number) =>
-        original(() => {
-          try {
-            fn();
-          } catch (error) {
-            thrown.push(error);
-          }
-        }, ms)) as typeof setTimeout);
+      const { thrown } = catchLaterThrows(); // restored by vi.restoreAllMocks()
       // A 503 (an error, then reconnecting), then a 204: the subscription ends by itself.
       const answers = [new Response(null, { status: 503 }), new Response(null, { status: 204 })];
       let closed: () => void = () => {};

@@ -1,6 +1,7 @@
 import type { JobEvent } from '@jobstream/core/lite';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { jobEvents } from '../tests/helpers.js';
+import { catchLaterThrows } from '../tests/later-throws.js';
 import type { JobClientError } from './errors.js';
 import { type ConnectionState, type SubscribeOptions, subscribeToJob } from './subscribe.js';
 
@@ -125,19 +126,7 @@ describe('subscribeToJob framing', () => {
   });
 
   it('a throwing onEvent does not end the stream', async () => {
-    const thrown: unknown[] = [];
-    const original = globalThis.setTimeout;
-    const spy = vi.spyOn(globalThis, 'setTimeout').mockImplementation(((
-      fn: () => void,
-      ms?: number,
-    ) =>
-      original(() => {
-        try {
-          fn();
-        } catch (error) {
-          thrown.push(error);
-        }
-      }, ms)) as typeof setTimeout);
+    const { thrown, original, restore } = catchLaterThrows();
     try {
       const got: number[] = [];
       await new Promise<void>((resolve) => {
@@ -155,7 +144,7 @@ describe('subscribeToJob framing', () => {
       expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       expect(thrown).toEqual([new Error('listener bug')]);
     } finally {
-      spy.mockRestore();
+      restore();
     }
   });
 });
