@@ -11,12 +11,12 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { heap, pause } from './heap.mjs';
 import { machine, printTable } from './machine.mjs';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 500);
 const CHECKPOINTS = [JOBS / 5, JOBS / 2, JOBS];
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(2);
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 if (process.argv[2] === 'serve') {
   const { MemoryJobStore } = await import('@jobstream/core');
@@ -86,15 +86,6 @@ if (process.argv[2] === 'serve') {
   const [port] = await once(child, 'message');
   const { createJobClient, subscribeToJob } = await import('@jobstream/client');
   const client = createJobClient({ baseUrl: `http://127.0.0.1:${port}` });
-
-  async function heap() {
-    for (let i = 0; i < 3; i++) {
-      globalThis.gc();
-      await pause(20);
-    }
-    const { heapUsed, arrayBuffers } = process.memoryUsage();
-    return heapUsed + arrayBuffers;
-  }
 
   async function followOne(n) {
     const { jobId } = await client.start({});

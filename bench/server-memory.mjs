@@ -16,6 +16,7 @@ import { createJobServer, defineJob } from '@jobstream/server';
 import { toNodeHandler } from '@jobstream/server/node';
 import pg from 'pg';
 import { z } from 'zod';
+import { heap, pause } from './heap.mjs';
 import { machine, printTable } from './machine.mjs';
 
 if (typeof globalThis.gc !== 'function') {
@@ -29,18 +30,6 @@ const OWNERS = 500;
 const CHECKPOINTS = [JOBS / 4, JOBS / 2, (3 * JOBS) / 4, JOBS];
 const mib = (bytes) => (bytes / 2 ** 20).toFixed(1);
 const kib = (bytes) => (bytes / 1024).toFixed(2);
-const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function heap() {
-  for (let i = 0; i < 3; i++) {
-    globalThis.gc();
-    await pause(20);
-  }
-  // Encoded frames are Uint8Arrays: their bytes are outside the JS heap, in arrayBuffers.
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return heapUsed + arrayBuffers;
-}
-
 const job = defineJob({
   kind: 'bench',
   input: z.object({}),
