@@ -8,6 +8,26 @@ interface DatabaseErrorLike {
 
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND']);
 
+/**
+ * SQLSTATEs that say "not now" rather than "never": the statement was rolled back and the
+ * same call may work in a moment, so they are `store_unavailable` (HTTP 503, and a
+ * tracker waits and retries) instead of `internal`.
+ * - 25006 read_only_sql_transaction: a database put in read-only mode (Supabase does this
+ *   when the disk is nearly full), or a connection left on a demoted primary (the pool
+ *   closes a connection after any error, so the next call opens a fresh session);
+ * - class 53, insufficient resources: disk full, out of memory, too many connections;
+ * - 57014 query_canceled (a `statement_timeout`), 55P03 lock_not_available (a
+ *   `lock_timeout`): an overloaded database;
+ * - 40001 serialization_failure, 40P01 deadlock_detected: the database asks for a retry.
+ */
+const TRANSIENT_CODES = new Set(['25006', '57014', '55P03', '40001', '40P01']);
+
+/** True when the statement failed for a reason that may pass (see TRANSIENT_CODES). */
+function isTransientError(error: unknown): boolean {
+  const { code } = (error ?? {}) as DatabaseErrorLike;
+  return typeof code === 'string' && (TRANSIENT_CODES.has(code) || code.startsWith('53'));
+}
+
 /** True when the error means the database could not be reached or the connection died. */
 export function isConnectionError(error: unknown): boolean {
   const { code, message } = (error ?? {}) as DatabaseErrorLike;
@@ -68,7 +88,7 @@ export function toJobstreamError(error: unknown, context: string): JobstreamErro
         { cause: error },
       );
   }
-  if (isConnectionError(error)) {
+  if (isConnectionError(error) || isTransientError(error)) {
     return new JobstreamError('store_unavailable', `${context}: ${clean(message)}`, {
       cause: error,
     });

@@ -15,9 +15,13 @@ function clean(message: string | undefined): string {
 /**
  * PostgREST cannot reach PostgreSQL (PGRST000–PGRST003: no connection, a pool timeout,
  * answered 503/504), or PostgreSQL dropped the connection (08…) or is shutting down
- * (57P…): what a Supabase database restart looks like through the REST edge.
+ * (57P…): what a Supabase database restart looks like through the REST edge. Or the
+ * database says "not now" and rolled the call back: read-only mode (25006, what Supabase
+ * switches a nearly full disk to), out of resources (53…: disk, memory, connections), a
+ * statement or lock timeout (57014, 55P03), a serialization failure or deadlock (40001,
+ * 40P01).
  */
-const DATABASE_UNREACHABLE = /^(PGRST00[0-3]|08|57P)/;
+const DATABASE_UNAVAILABLE = /^(PGRST00[0-3]|08|57P|53|25006$|57014$|55P03$|40001$|40P01$)/;
 
 /**
  * Turns a PostgREST error into a `JobstreamError`. The SQL functions raise PT404 / PT409
@@ -71,7 +75,7 @@ export function toJobstreamError(error: unknown, context: string): JobstreamErro
   }
   if (
     !e.code ||
-    DATABASE_UNREACHABLE.test(e.code) ||
+    DATABASE_UNAVAILABLE.test(e.code) ||
     /fetch failed|network|ECONNREFUSED|ECONNRESET/i.test(e.message ?? '')
   ) {
     return new JobstreamError('store_unavailable', `${context}: ${clean(e.message)}`, {
