@@ -11,15 +11,25 @@ const UNREACHABLE =
  * What Redis answers, having run nothing, while it restarts or fails over: still loading
  * its data (`LOADING`), a replica whose primary is gone (`MASTERDOWN`), an old primary
  * demoted to a replica (`READONLY`; ioredis' `reconnectOnError` moves to the new one).
+ * Or while it cannot take a write for now: another script running past its time limit
+ * (`BUSY`), too few replicas for `min-replicas-to-write` (`NOREPLICAS`).
  */
-const NOT_SERVING = /^(LOADING|MASTERDOWN|READONLY) /;
+const NOT_SERVING = /^(LOADING|MASTERDOWN|READONLY|BUSY|NOREPLICAS) /;
 
-/** True when `error` means Redis could not be reached or cannot serve yet (nothing ran). */
-export function isUnreachable(error: unknown): boolean {
+/**
+ * Redis at `maxmemory` with `maxmemory-policy noeviction` refuses writes. A script is
+ * refused at its first write, so nothing of it ran (Redis 6.2 wraps the answer in a
+ * script error, hence a match anywhere).
+ */
+const OUT_OF_MEMORY = /\bOOM command not allowed/;
+
+/** True when `error` means Redis could not be reached or cannot serve for now (nothing ran). */
+export function isUnavailable(error: unknown): boolean {
   const { name, message } = (error ?? {}) as { name?: unknown; message?: unknown };
   return (
     name === 'MaxRetriesPerRequestError' ||
-    (typeof message === 'string' && (UNREACHABLE.test(message) || NOT_SERVING.test(message)))
+    (typeof message === 'string' &&
+      (UNREACHABLE.test(message) || NOT_SERVING.test(message) || OUT_OF_MEMORY.test(message)))
   );
 }
 
@@ -28,10 +38,10 @@ export function isUnreachable(error: unknown): boolean {
  * Redis could not be reached (a tracker waits that out), anything else unchanged.
  */
 export function rethrowStoreError(error: unknown): never {
-  if (!isJobstreamError(error) && isUnreachable(error)) {
+  if (!isJobstreamError(error) && isUnavailable(error)) {
     throw new JobstreamError(
       'store_unavailable',
-      `Redis is unreachable: ${(error as Error).message}`,
+      `Redis cannot serve the call now: ${(error as Error).message}`,
       { cause: error },
     );
   }

@@ -141,54 +141,85 @@ describe.skipIf(!url)('Redis outage between the two reads of listJobs', () => {
 /** A loopback port nothing listens on (the failed-over primary's old peer). */
 const closedPort = 1;
 
-describe.skipIf(!url)('Redis failing over: the old primary answers READONLY until promoted', () => {
-  it("a job's write waits the failover out instead of failing", async () => {
-    // A Redis of our own: the test turns it into a replica of a server that does not
-    // answer (what a failover makes of an old primary) and promotes it back 300 ms later.
-    const port = await new Promise<number>((resolve) => {
-      const probe = net.createServer().listen(0, '127.0.0.1', () => {
-        const { port: free } = probe.address() as net.AddressInfo;
-        probe.close(() => resolve(free));
-      });
+/**
+ * A Redis of our own, for tests that reconfigure it: the store's client fails fast (as
+ * the README advises for a server), and `admin` changes the server under it.
+ */
+async function privateRedis() {
+  const port = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(free));
     });
-    const server = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
-    redis.on('error', () => {});
-    const admin = new Redis({ port, host: '127.0.0.1' });
-    admin.on('error', () => {});
-    const store = new RedisJobStore({ redis, prefix: `jobstream-failover-${randomUUID()}` });
-    try {
-      await redis.ping();
-      const tracker = await ProgressTracker.create(
-        store,
-        { ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'a' }] },
-        { coalesceMs: 0 },
-      );
-      await tracker.start();
-      await admin.replicaof('127.0.0.1', String(closedPort));
-      const promoted = new Promise((resolve) => setTimeout(resolve, 300)).then(() =>
-        admin.replicaof('NO', 'ONE'),
-      );
-      const job = await tracker.startStep('a');
-      await promoted;
-      expect(job.currentStep).toBe('a');
-      expect((await store.readEvents(tracker.jobId)).map((e) => e.type)).toEqual([
-        'job_created',
-        'job_started',
-        'step_started',
-      ]);
-      tracker.close();
-    } finally {
+  });
+  const server = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  const redis = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+  redis.on('error', () => {});
+  const admin = new Redis({ port, host: '127.0.0.1' });
+  admin.on('error', () => {});
+  const store = new RedisJobStore({ redis, prefix: `jobstream-private-${randomUUID()}` });
+  return {
+    admin,
+    store,
+    async close() {
       await store.close();
       redis.disconnect();
       admin.disconnect();
       server.kill();
-    }
-  });
+    },
+  };
+}
+
+/**
+ * Runs a job to its first step while `refuse` makes Redis turn writes away and `allow`
+ * (300 ms later) ends that: the step's write must wait, then land once.
+ */
+async function stepThroughRefusal(
+  refuse: (admin: Redis) => Promise<unknown>,
+  allow: (admin: Redis) => Promise<unknown>,
+) {
+  const { admin, store, close } = await privateRedis();
+  try {
+    await admin.ping();
+    const tracker = await ProgressTracker.create(
+      store,
+      { ownerId: 'u', kind: 'k', input: null, steps: [{ name: 'a' }] },
+      { coalesceMs: 0 },
+    );
+    await tracker.start();
+    await refuse(admin);
+    const allowed = new Promise((resolve) => setTimeout(resolve, 300)).then(() => allow(admin));
+    const job = await tracker.startStep('a');
+    await allowed;
+    expect(job.currentStep).toBe('a');
+    expect((await store.readEvents(tracker.jobId)).map((e) => e.type)).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+    ]);
+    tracker.close();
+  } finally {
+    await close();
+  }
+}
+
+describe.skipIf(!url)('Redis refusing writes for a while', () => {
+  it("failing over (the old primary answers READONLY until promoted): a job's write waits it out", () =>
+    // What a failover makes of an old primary: a replica of a server that does not answer.
+    stepThroughRefusal(
+      (admin) => admin.replicaof('127.0.0.1', String(closedPort)),
+      (admin) => admin.replicaof('NO', 'ONE'),
+    ));
+
+  it("at maxmemory with noeviction (writes refused with OOM): a job's write waits until there is room", () =>
+    stepThroughRefusal(
+      (admin) => admin.config('SET', 'maxmemory', '1'),
+      (admin) => admin.config('SET', 'maxmemory', '0'),
+    ));
 });
 
 describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
