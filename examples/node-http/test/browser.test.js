@@ -36,20 +36,45 @@ test.skipIf(!haveChromium)(
   60_000,
 );
 
+/** An app whose job is slow enough to act on while it runs, closed when the test ends. */
+async function slowApp(stepMs) {
+  const slow = createApp({ stepMs });
+  slow.server.listen(0, '127.0.0.1');
+  await once(slow.server, 'listening');
+  onTestFinished(async () => {
+    slow.server.closeAllConnections();
+    await new Promise((resolve) => slow.server.close(resolve));
+  });
+  return { ...slow, url: `http://127.0.0.1:${slow.server.address().port}/` };
+}
+
+test.skipIf(!haveChromium)(
+  'a reload mid-job shows the same job again, live to the end',
+  async () => {
+    const slow = await slowApp(250); // ~7 s a course: time to reload while it runs
+    const page = await context.newPage();
+    await page.goto(slow.url);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('li.completed').first().waitFor({ timeout: 30_000 });
+    await page.reload();
+    // The page asked GET /jobs for the user's running job and follows it from the start.
+    await page.getByText(/Course course-exam-1-\w+ is ready\./).waitFor({ timeout: 30_000 });
+    expect(await page.locator('li.completed').count()).toBe(5);
+    const { jobs } = await slow.store.listJobs({});
+    expect(jobs).toHaveLength(1); // the same job, not a new one
+    await page.close();
+  },
+  60_000,
+);
+
 test.skipIf(!haveChromium)(
   'cancel from the page stops the job',
   async () => {
     // A slow job, so the click always lands while it runs.
-    const slow = createApp({ stepMs: 1_000 });
-    slow.server.listen(0, '127.0.0.1');
-    await once(slow.server, 'listening');
-    onTestFinished(async () => {
-      slow.server.closeAllConnections();
-      await new Promise((resolve) => slow.server.close(resolve));
-    });
+    const slow = await slowApp(1_000);
     const page = await context.newPage();
     page.on('dialog', (dialog) => dialog.dismiss()); // an alert() would block the page
-    await page.goto(`http://127.0.0.1:${slow.server.address().port}/`);
+    await page.goto(slow.url);
     await page.getByRole('button', { name: 'Generate' }).click();
     await page.locator('li.running').waitFor({ timeout: 30_000 });
     await page.getByRole('button', { name: 'Cancel' }).click();

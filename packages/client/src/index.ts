@@ -11,6 +11,7 @@ export {
   createJobClient,
   type JobClient,
   type JobClientOptions,
+  type ListJobsQuery,
   type StartedJob,
 } from './job-client.js';
 export type {

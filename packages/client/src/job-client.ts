@@ -1,3 +1,4 @@
+import type { JobStatus } from '@jobstream/core/lite';
 import { httpError, JobClientError } from './errors.js';
 import type { AnyJobDefinition, InputOf, JobEventOf, JobOf } from './job-types.js';
 import {
@@ -26,6 +27,20 @@ export interface StartedJob {
   streamUrl: string;
 }
 
+/** What `list` asks for; every field is optional. */
+export interface ListJobsQuery {
+  /** Only jobs in these states. @example ['pending', 'running'] */
+  status?: JobStatus | readonly JobStatus[];
+  /** Only jobs of this kind (one the server defines). */
+  kind?: string;
+  /** Page size, 1–100. @default 20 */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string | null;
+  /** Aborts the request (it then rejects). */
+  signal?: AbortSignal;
+}
+
 export interface JobClient<TDef = AnyJobDefinition> {
   readonly baseUrl: string;
   /**
@@ -42,6 +57,12 @@ export interface JobClient<TDef = AnyJobDefinition> {
     jobId: string,
     options?: { signal?: AbortSignal },
   ): Promise<{ job: JobOf<TDef>; canResume: boolean }>;
+  /**
+   * `GET /jobs`: the caller's own jobs, newest first, a page at a time. What a page
+   * reloaded mid-job asks to find the job it was showing.
+   * @example const { jobs } = await client.list({ status: ['pending', 'running'] })
+   */
+  list(query?: ListJobsQuery): Promise<{ jobs: JobOf<TDef>[]; nextCursor: string | null }>;
   /** `subscribeToJob` on the job's stream, with the client's headers and fetch. */
   subscribe(jobId: string, options?: SubscribeOptions<JobEventOf<TDef>>): Subscription;
   /** Shared, ref-counted watcher: several watchers of one job in one page share one connection. */
@@ -102,6 +123,13 @@ export function createJobClient<TDef = AnyJobDefinition>(
     resume: (jobId) => call('/resume', { jobId }),
     status: (jobId, statusOptions) =>
       call(`/status/${id(jobId)}`, undefined, statusOptions?.signal),
+    list: ({ signal, ...query } = {}) =>
+      call(
+        // Arrays become `a,b`, as the route reads them; an absent field is left out.
+        `/jobs?${new URLSearchParams(Object.entries(query).filter(([, value]) => value != null) as [string, string][])}`,
+        undefined,
+        signal,
+      ),
     subscribe: (jobId, subscribeOptions) =>
       subscribeToJob(`${baseUrl}/stream/${id(jobId)}`, {
         headers,

@@ -307,6 +307,47 @@ describe('client against the real @jobstream/server', () => {
     expect(server.streamRequests.filter((h) => h === String(job.version))).toHaveLength(1);
   });
 
+  it("lists the caller's own jobs, a page at a time: what a reloaded page asks to reopen its job", async () => {
+    const server = await startServer();
+    const { jobId: waiting } = await server.client.start({ examId: 'reload', wait: true });
+    const { jobId: done } = await server.client.start({ examId: 'done' });
+    await collect(server.client, done).done;
+    const bob = createJobClient<typeof courseJob>({
+      baseUrl: server.base,
+      headers: () => ({ 'x-user': 'bob' }),
+    });
+    const { jobId: bobs } = await bob.start({ examId: 'bobs' });
+    await waitFor(
+      async () => (await server.client.status(waiting)).job.currentStep === 'generate_lessons',
+    );
+
+    const active = await server.client.list({ status: ['pending', 'running'] });
+    expect(active.jobs.map((job) => job.id)).toEqual([waiting]);
+    const step: (typeof STEPS)[number] | null = active.jobs[0]?.currentStep ?? null; // typed
+    expect(step).toBe('generate_lessons');
+    expect(active.nextCursor).toBeNull();
+
+    const first = await server.client.list({ limit: 1 });
+    const second = await server.client.list({ limit: 1, cursor: first.nextCursor });
+    expect([...first.jobs, ...second.jobs].map((job) => job.id).sort()).toEqual(
+      [waiting, done].sort(),
+    );
+    // Absent fields (null, undefined) are left out of the query, not sent as text.
+    const everything = await server.client.list({ cursor: null, kind: undefined });
+    expect(everything.jobs.map((job) => job.id).sort()).toEqual([waiting, done].sort());
+    expect((await bob.list()).jobs.map((job) => job.id)).toEqual([bobs]);
+    await expect(server.client.list({ limit: 0 })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_input',
+    });
+    const aborted = new AbortController();
+    aborted.abort();
+    await expect(server.client.list({ signal: aborted.signal })).rejects.toMatchObject({
+      kind: 'network',
+    });
+    await open('reload');
+  });
+
   it("keeps a quiet stream alive on the server's heartbeats", async () => {
     const server = await startServer({ heartbeatMs: 50 });
     const { jobId } = await server.client.start({ examId: 'quiet', wait: true });

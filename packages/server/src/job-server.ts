@@ -15,6 +15,7 @@ import { type CorsOptions, corsHeaders, isRefusedCrossSite, preflight } from './
 import type { AnyJobDefinition } from './define-job.js';
 import { StreamRegistry } from './event-stream.js';
 import { errorResponse, json, problem } from './http-problem.js';
+import { parseListQuery } from './list-query.js';
 import { KeyedLock } from './owner-lock.js';
 import { readJsonBody, readTextBody } from './read-body.js';
 import { runJob } from './run-job.js';
@@ -179,6 +180,13 @@ export interface JobServer {
   cancel: Handler;
   resume: Handler;
   status: (request: Request, jobId?: unknown) => Promise<Response>;
+  /**
+   * `GET /jobs`: the caller's own jobs, newest first, `{ jobs, nextCursor }`. Query:
+   * `status` (comma-separated or repeated), `kind`, `limit` (1–100, default 20), `cursor`
+   * (the previous page's `nextCursor`). What a reloaded page asks to reopen its job.
+   * @example GET /api/generation/jobs?status=pending,running
+   */
+  list: Handler;
   /**
    * Fails every stale job of this server's kinds now (see `staleAfterMs`) and returns
    * them. For a cron route on serverless; does nothing when detection is off.
@@ -671,6 +679,23 @@ export function createJobServer(options: JobServerOptions): JobServer {
     return json({ job: withSeedAliases(job), canResume: job.status === 'failed' });
   }
 
+  /**
+   * The caller's own jobs, newest first, a page at a time: what a page reloaded mid-job
+   * asks to find what it was showing. The owner always comes from `authenticate`; a job
+   * found stale is settled first, so none is listed as running when its worker is gone.
+   */
+  async function listOwnJobs(request: Request): Promise<Response> {
+    const ownerId = await owner(request);
+    const filter = parseListQuery(new URL(request.url).searchParams, definitions);
+    const page = await store.listJobs({ ...filter, ownerId });
+    const wanted = filter.status as readonly string[] | undefined;
+    const jobs = (await Promise.all(page.jobs.map(settleStale))).filter(
+      // Settling moves a job out of `running`: it no longer matches that filter.
+      (job) => !wanted || wanted.includes(job.status),
+    );
+    return json({ jobs: jobs.map(withSeedAliases), nextCursor: page.nextCursor });
+  }
+
   /** Wraps a handler: method check, CORS, and every error as a problem body. */
   function route<A extends unknown[]>(
     method: 'GET' | 'POST',
@@ -708,6 +733,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
   const cancel = route('POST', cancelJob);
   const resume = route('POST', resumeJob);
   const status = route('GET', statusOf);
+  const list = route('GET', listOwnJobs);
 
   async function handle(request: Request): Promise<Response> {
     let path: string;
@@ -741,6 +767,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
         return param === undefined ? notFound(request) : stream(request, param);
       case 'status':
         return param === undefined ? notFound(request) : status(request, param);
+      case 'jobs':
+        return param === undefined ? list(request) : notFound(request);
       default:
         return notFound(request);
     }
@@ -759,6 +787,7 @@ export function createJobServer(options: JobServerOptions): JobServer {
     cancel,
     resume,
     status,
+    list,
     sweepStaleJobs,
     get activeStreams() {
       return streams.size;

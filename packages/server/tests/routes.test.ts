@@ -39,6 +39,7 @@ describe('auth and isolation', () => {
       post(`${server.base}/resume`, { jobId }, null),
       fetch(`${server.base}/status/${jobId}`),
       fetch(`${server.base}/stream/${jobId}`),
+      fetch(`${server.base}/jobs`),
     ]);
     for (const answer of answers) {
       expect(await problemOf(answer)).toMatchObject({
