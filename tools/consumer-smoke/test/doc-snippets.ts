@@ -72,6 +72,7 @@ const COURSE_JOB = "import { courseJob } from './readme-course-job.js';";
 const STORE = `declare const store: import('@jobstream/core').JobStore;
 declare function authenticate(request: Request): Promise<string | null>;`;
 const PAGE = `declare function useState<T>(initial: T): [T, (value: T) => void];
+declare function useEffect(effect: () => void, deps: unknown[]): void;
 declare function useRouter(): { push(url: string): void };`;
 
 /**
