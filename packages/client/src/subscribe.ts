@@ -4,7 +4,8 @@ import { backoffDelay, type RetryOptions, retryAfterMs } from './backoff.js';
 import { httpError, JobClientError } from './errors.js';
 
 /**
- * `idle`: not started; `connecting`: the first connection; `open`: receiving;
+ * `idle`: not started; `connecting`: the first connection; `open`: receiving (also while
+ * it reconnects at once after the server's planned end of a stream, `retry: 0`);
  * `reconnecting`: waiting for or opening a later connection; `closed`: for good.
  */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';

@@ -100,7 +100,10 @@ export interface JobServerOptions {
    * 429 `rate_limited` with `Retry-After: 5` (the client waits and tries again, so a tab
    * gets its stream once another closes). One page holds one stream per job it shows
    * (watchers share), so the default leaves room for many tabs while keeping one user
-   * from holding thousands of connections. `Infinity` turns it off.
+   * from holding thousands of connections. A stream counts until it ends: its client goes
+   * away, its job ends, or at the latest its age limit (`maxStreamAgeMs`), which is what
+   * frees the place of a viewer that vanished without closing its connection.
+   * `Infinity` turns it off.
    * @default 32
    */
   maxStreamsPerOwner?: number;
