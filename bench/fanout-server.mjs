@@ -1,5 +1,6 @@
 // One SSE server for bench/fanout.mjs, in its own process so its memory and CPU are its own.
 // Usage (spawned by fanout.mjs): node --expose-gc fanout-server.mjs <jobstream|better-sse|bare> <jobs>
+// FANOUT_STREAM_AGE=off runs jobstream without its stream age limit (no timer per stream).
 import http from 'node:http';
 import { setImmediate as tick } from 'node:timers/promises';
 import { MemoryJobStore } from '@jobstream/core';
@@ -29,6 +30,7 @@ async function setup() {
       authenticate: () => 'bench',
       // Every viewer is the same owner here: the per-owner stream limit would turn them away.
       maxStreamsPerOwner: Number.POSITIVE_INFINITY,
+      ...(process.env.FANOUT_STREAM_AGE === 'off' ? { maxStreamAgeMs: false } : {}),
     });
     const jobs = [];
     for (let i = 0; i < jobCount; i++) {

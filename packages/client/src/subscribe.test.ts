@@ -238,6 +238,36 @@ describe('subscribeToJob reconnection (fake timers)', () => {
     ]);
   });
 
+  it('after retry: 0 and a clean end (a planned rotation) reconnects at once and stays open', async () => {
+    const [e1, e2, e3, e4] = events as [JobEvent, JobEvent, JobEvent, JobEvent];
+    script = [
+      stream(`retry: 5000\n\n${frame(e1)}retry: 0\n\n`),
+      stream(`${frame(e2)}retry: 0\n\n`),
+      // retry: 0 left the floor at 5000 for the next failure.
+      status(500),
+      // A clean end without retry: 0 waits as before.
+      stream(frame(e3)),
+      // retry: 0 then a dead connection is no rotation: the usual error, state and wait.
+      stream(`${frame(e4)}retry: 0\n\n`, false),
+    ];
+    const run = collect({ fetch: fetchMock, retry: { initialDelayMs: 1000 } });
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(calls.map((c) => c.lastEventId)).toEqual([null, '1', '2', '2', '3', '4']);
+    expect(gaps()).toEqual([0, 0, 5000, 5000, 45_000 + 5000]);
+    expect(run.got.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+    expect(run.states).toEqual([
+      'connecting',
+      'open',
+      'reconnecting',
+      'open',
+      'reconnecting',
+      'open',
+      'reconnecting',
+      'closed',
+    ]);
+    expect(run.errors.map((e) => e.kind)).toEqual(['http', 'network']);
+  });
+
   it('ignores a retry: field that is not all digits', async () => {
     script = [stream(`retry: 9e9\nretry: -1\nretry: 5000ms\n\n${frame(events[0] as JobEvent)}`)];
     collect({ fetch: fetchMock, retry: { initialDelayMs: 1000 } });

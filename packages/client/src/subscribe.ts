@@ -4,7 +4,8 @@ import { backoffDelay, type RetryOptions, retryAfterMs } from './backoff.js';
 import { httpError, JobClientError } from './errors.js';
 
 /**
- * `idle`: not started; `connecting`: the first connection; `open`: receiving;
+ * `idle`: not started; `connecting`: the first connection; `open`: receiving (also while
+ * it reconnects at once after the server's planned end of a stream, `retry: 0`);
  * `reconnecting`: waiting for or opening a later connection; `closed`: for good.
  */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -164,8 +165,10 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     let attempt = 0;
     let floor = 0;
     while (!closed) {
-      // Later rounds are already `reconnecting`, set before the wait.
-      setState(state === 'idle' ? 'connecting' : 'reconnecting');
+      // Later rounds are already `reconnecting` (set before the wait), or still `open` after
+      // a planned rotation.
+      if (state === 'idle') setState('connecting');
+      let rotate = false;
       const current = new AbortController();
       controller = current;
       const beat = () => {
@@ -204,8 +207,11 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
           attempt = 0;
           const parser = createParser({
             onEvent: deliver,
+            // `retry: 0` asks for this one reconnection at once (a planned rotation,
+            // docs/protocol.md); it does not lower the floor of later ones.
             onRetry: (ms) => {
-              floor = ms;
+              if (ms) floor = ms;
+              else rotate = true;
             },
           });
           const reader = response.body?.getReader();
@@ -242,6 +248,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
       if (closed) return;
       current.abort();
       if (error) onError(error);
+      // The server ended the stream on purpose and nothing is wrong: reconnect now, still
+      // `open`, so a UI shows nothing (a failed reconnection says `reconnecting` as usual).
+      else if (rotate) continue;
       setState('reconnecting');
       const delay = Math.max(wait, backoffDelay(attempt++, options.retry, floor));
       await new Promise<void>((resolve) => {

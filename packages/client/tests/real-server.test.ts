@@ -41,9 +41,9 @@ const runs = new Map<string, number>();
 const STEPS = ['fetch_questions', 'generate_lessons', 'save_course'] as const;
 const courseJob = defineJob({
   kind: 'course',
-  input: schema<{ examId: string; wait?: boolean; failOnce?: boolean }>(),
+  input: schema<{ examId: string; wait?: boolean; failOnce?: boolean; ticks?: number }>(),
   steps: STEPS,
-  async run({ examId, wait, failOnce }, { tracker, isStepCompleted }) {
+  async run({ examId, wait, failOnce, ticks = 0 }, { tracker, isStepCompleted }) {
     const run = (runs.get(examId) ?? 0) + 1;
     runs.set(examId, run);
     for (const step of STEPS) {
@@ -52,6 +52,11 @@ const courseJob = defineJob({
       tracker.progress(50, `${step}: half`);
       await tracker.flush();
       if (wait && step === 'generate_lessons') await gate(examId);
+      for (let i = 1; step === 'generate_lessons' && i <= ticks; i++) {
+        tracker.progress(50 + (50 * i) / ticks, `${step}: tick ${i}`);
+        await tracker.flush();
+        await delay(5);
+      }
       if (failOnce && run === 1 && step === 'generate_lessons') throw new Error('model overloaded');
       tracker.progress(100, `${step}: done`);
       await tracker.completeStep();
@@ -346,6 +351,38 @@ describe('client against the real @jobstream/server', () => {
       kind: 'network',
     });
     await open('reload');
+  });
+
+  it("rides the server's stream rotation unseen: still open, no error, every event once", async () => {
+    // Two streams (a subscription and a watcher) in two slots: each reconnection finds the
+    // slot its ended stream held already free, or it would be a 429 and `reconnecting`.
+    const server = await startServer({ maxStreamAgeMs: 150, maxStreamsPerOwner: 2 });
+    const { client } = server;
+    const { jobId } = await client.start({ examId: 'rotate', ticks: 150 });
+    const run = collect(client, jobId);
+    const watcher = client.watch(jobId);
+    watchers.push(watcher);
+    const seen = new Set<string>();
+    watcher.subscribe(() => {
+      const { connection, error } = watcher.getSnapshot();
+      seen.add(connection);
+      if (error) seen.add(`error: ${error.message}`);
+    });
+    await run.done;
+    await waitFor(() => watcher.getSnapshot().connection === 'closed');
+
+    expect(run.states).toEqual(['connecting', 'open', 'closed']);
+    expect(run.errors).toEqual([]);
+    expect(ids(run.events)).toEqual(oneToN(run.events.length));
+    expect(run.events.at(-1)?.type).toBe('job_completed');
+    expect([...seen].sort()).toEqual(['closed', 'connecting', 'open']);
+    expect(watcher.getSnapshot().job?.status).toBe('completed');
+    expect(watcher.getSnapshot().job?.version).toBe(run.events.length);
+    // The streams were rotated, each time resuming after an event the client had.
+    const resumed = server.streamRequests.filter((h) => h !== undefined).map(Number);
+    expect(resumed.length).toBeGreaterThanOrEqual(2);
+    for (const id of resumed) expect(id).toBeLessThan(run.events.length);
+    expect(server.activeStreams()).toBe(0);
   });
 
   it("keeps a quiet stream alive on the server's heartbeats", async () => {

@@ -121,6 +121,55 @@ describe.skipIf(!hasChromium)(`JobProgressModal in Chromium (${chromiumPath})`, 
     await page.close();
   });
 
+  it("shows nothing when the server rotates the stream (maxStreamAgeMs): no 'Reconnecting…', no lost step", async () => {
+    // /api/rotating: the demo's jobs on a server whose streams end at 240–300 ms.
+    const jobId = await harness.server.start();
+    const { page, errors } = await openJob(jobId, { base: '/api/rotating' });
+    const gate = harness.server.gate(jobId);
+    await page.getByText('Reading 412 questions').waitFor();
+    await page.locator('.jsp-conn', { hasText: 'Connected' }).waitFor();
+    // Every text the connection badge and the live region show from now on.
+    await page.evaluate(() => {
+      const shown = new Set<string>();
+      (window as any).__shown = shown;
+      const record = () => {
+        for (const el of document.querySelectorAll('.jsp-conn, [role="status"]')) {
+          shown.add(el.textContent ?? '');
+        }
+      };
+      record();
+      new MutationObserver(record).observe(document.body, {
+        subtree: true,
+        childList: true,
+        characterData: true,
+        attributes: true,
+      });
+    });
+    // The job moves on topic by topic, its stream ended and reopened after each.
+    for (let topic = 1; topic <= 4; topic++) {
+      gate.release();
+      await page
+        .getByText(`Topic ${topic} of ${TOPICS.length}: ${TOPICS[topic - 1]}`, { exact: true })
+        .waitFor();
+      const requests = harness.server.streamRequests;
+      await expect
+        .poll(() => harness.server.streamRequests, { timeout: 5_000 })
+        .toBeGreaterThan(requests);
+    }
+    gate.release(GATES);
+    await page.locator('.jsp-alert', { hasText: /^Done in / }).waitFor();
+
+    const shown = await page.evaluate(() => [...(window as any).__shown] as string[]);
+    expect(shown.filter((text) => /Reconnecting|Offline|Connecting/.test(text))).toEqual([]);
+    expect(shown).toContain('Connected');
+    const seen = await log(page);
+    expect(seen.versions).toEqual([...seen.versions].sort((a, b) => a - b));
+    expect(new Set(seen.versions).size).toBe(seen.versions.length);
+    expect(seen.versions.at(-1)).toBe((await harness.server.store.getJob(jobId))!.version);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('cancels only after confirmation', async () => {
     const jobId = await harness.server.start();
     const { page } = await openJob(jobId);

@@ -6,7 +6,10 @@ import {
   JobstreamError,
 } from '@jobstream/core';
 import { DIRECT_SINK, type DirectSink } from './direct-sink.js';
-import { encodeEvent, HEARTBEAT_FRAME, retryFrame } from './sse-encoder.js';
+import { encodeEvent, HEARTBEAT_FRAME, RECONNECT_NOW_FRAME, retryFrame } from './sse-encoder.js';
+
+/** A stream's age limit is drawn from [1 − this, 1] × `maxAgeMs`. */
+const AGE_JITTER = 0.2;
 
 export interface EventStreamSettings {
   heartbeatMs: number;
@@ -18,6 +21,12 @@ export interface EventStreamSettings {
   stallTimeoutMs: number;
   /** Live events a `followJob` holds before it falls back to re-reading the store. */
   maxBufferedEvents: number;
+  /**
+   * A stream this old (less up to `AGE_JITTER` of it, drawn per stream) is ended between
+   * two frames after `retry: 0`, so the client comes straight back with Last-Event-ID;
+   * null: never.
+   */
+  maxAgeMs: number | null;
   onError: (error: unknown) => void;
   /**
    * Quiet-job watchdog: a job followed live that has had no event for `quietMs` (by
@@ -244,6 +253,8 @@ class EventConnection {
   #wroteSinceTick = true;
   #closed = false;
   #detach: (() => void) | null = null;
+  /** Ends the stream at its age limit (see `EventStreamSettings.maxAgeMs`). */
+  #ageTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     registry: StreamRegistry,
@@ -282,7 +293,25 @@ class EventConnection {
 
   begin(): void {
     this.#push(retryFrame(this.#settings.retryMs));
+    const { maxAgeMs } = this.#settings;
+    if (maxAgeMs !== null) {
+      // A timer per stream, not the shared tick: a tick is a heartbeat (15 s) long, too
+      // coarse to spread out the streams that a deploy made reconnect all at once.
+      const age = Math.round(maxAgeMs * (1 - AGE_JITTER * Math.random()));
+      this.#ageTimer = setTimeout(() => this.#rotate(), age);
+      (this.#ageTimer as { unref?: () => void }).unref?.();
+    }
     if (!this.#tryJoin()) void this.#catchUp();
+  }
+
+  /**
+   * Old enough: ask the client to reconnect at once, then end the stream as after a
+   * terminal event. Every push is a whole frame, so the end falls between two events, and
+   * the client resumes after the last id it got.
+   */
+  #rotate(): void {
+    this.#push(RECONNECT_NOW_FRAME);
+    this.#end();
   }
 
   /** Joins the job's fan when it is not ahead of us (it then sends only ids after ours). */
@@ -438,7 +467,10 @@ class EventConnection {
     this.#wroteSinceTick = false;
   }
 
-  /** The job reached a terminal event: hand over what is queued, then end the body. */
+  /**
+   * The stream is over (a terminal event, its age limit, shutdown): hand over what is
+   * queued, then end the body.
+   */
   #end(): void {
     if (this.#closed) return;
     const sink = this.#sink;
@@ -489,6 +521,7 @@ class EventConnection {
 
   #release(): void {
     this.#closed = true;
+    clearTimeout(this.#ageTimer);
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#leaveFan();

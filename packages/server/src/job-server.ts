@@ -101,10 +101,33 @@ export interface JobServerOptions {
    * 429 `rate_limited` with `Retry-After: 5` (the client waits and tries again, so a tab
    * gets its stream once another closes). One page holds one stream per job it shows
    * (watchers share), so the default leaves room for many tabs while keeping one user
-   * from holding thousands of connections. `Infinity` turns it off.
+   * from holding thousands of connections. A stream counts until it ends: its client goes
+   * away, its job ends, or at the latest its age limit (`maxStreamAgeMs`), which is what
+   * frees the place of a viewer that vanished without closing its connection.
+   * `Infinity` turns it off.
    * @default 32
    */
   maxStreamsPerOwner?: number;
+  /**
+   * The longest an event stream stays open. Each stream draws its own limit between 80 %
+   * and 100 % of this (so streams opened together, by a deploy, do not come back
+   * together); there the server sends `retry: 0` and ends the stream between two events.
+   * The client reconnects at once with Last-Event-ID: nothing is lost or repeated, and
+   * `@jobstream/client` stays `open` throughout, so the progress modal shows nothing (a
+   * browser `EventSource` reconnects at once too, firing `error` first).
+   *
+   * Why: a viewer that vanishes without closing its connection (a phone changing
+   * networks, a laptop shut) cannot be told from a quiet one, and would hold its place in
+   * `maxStreamsPerOwner` and its memory until TCP gives up, about 15 minutes; and proxies
+   * and platforms cut long requests anyway (Cloud Run's and Vercel's default limit is 5
+   * minutes), which the viewer sees as a dropped connection. The default frees such a
+   * place within 4 minutes, stays under those 5-minute cuts, and costs one reconnection
+   * per viewer every 3.2 to 4 minutes: most jobs of a few minutes see none or one. Lower
+   * it below a proxy's cut; `false` (or `Infinity`) turns rotation off.
+   * @default 240_000 (4 minutes)
+   * @example maxStreamAgeMs: 50_000 // a load balancer that ends requests at 60 s
+   */
+  maxStreamAgeMs?: number | false;
   /**
    * A `running` job not written for this long is taken for abandoned (its process died:
    * a deploy, a crash, a serverless time limit) and failed with `error.code`
@@ -293,6 +316,17 @@ export function createJobServer(options: JobServerOptions): JobServer {
       'maxStreamsPerOwner must be at least 1 (Infinity turns the limit off).',
     );
   }
+  const maxStreamAge = options.maxStreamAgeMs ?? 240_000;
+  if (
+    maxStreamAge !== false &&
+    maxStreamAge !== Number.POSITIVE_INFINITY &&
+    !(typeof maxStreamAge === 'number' && maxStreamAge > 0 && maxStreamAge < 2 ** 31)
+  ) {
+    throw new JobServerConfigError(
+      'maxStreamAgeMs',
+      'maxStreamAgeMs must be a positive number of ms (below 2^31), or false (or Infinity) to keep streams open until their job ends.',
+    );
+  }
   const streams = new StreamRegistry(store, {
     heartbeatMs,
     retryMs: options.retryMs ?? 3_000,
@@ -300,6 +334,8 @@ export function createJobServer(options: JobServerOptions): JobServer {
     maxQueuedBytes: options.slowConsumer?.maxQueuedBytes ?? 64 * 1024,
     stallTimeoutMs: options.slowConsumer?.stallTimeoutMs ?? 2 * heartbeatMs,
     maxBufferedEvents: 256,
+    maxAgeMs:
+      maxStreamAge === false || maxStreamAge === Number.POSITIVE_INFINITY ? null : maxStreamAge,
     onError: report,
     ...(watchdogMs === null
       ? {}

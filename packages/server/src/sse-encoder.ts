@@ -72,6 +72,12 @@ export function encodeFrame(frame: SseFrame): string {
 /** The heartbeat comment, pre-encoded. */
 export const HEARTBEAT_FRAME: Uint8Array = bytesOf(encodeFrame({ comment: 'ping' }));
 
+/**
+ * Sent just before the server ends a stream that reached its age limit: the client
+ * reconnects at once instead of waiting the `retry:` the stream started with.
+ */
+export const RECONNECT_NOW_FRAME: Uint8Array = bytesOf(encodeFrame({ retry: 0 }));
+
 /** The `retry:` frame every stream starts with. */
 export function retryFrame(retryMs: number): Uint8Array {
   return bytesOf(encodeFrame({ retry: retryMs }));

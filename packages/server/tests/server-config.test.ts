@@ -52,6 +52,16 @@ describe('createJobServer refuses a configuration that cannot work', () => {
     expect(configError({ jobs: [] }).option).toBe('jobs');
   });
 
+  it('takes a stream age limit in ms, or false or Infinity for none', () => {
+    for (const maxStreamAgeMs of [0, -1, Number.NaN, 2 ** 31, '60000', true]) {
+      expect(configError({ maxStreamAgeMs } as never).option).toBe('maxStreamAgeMs');
+    }
+    expect(configError({ maxStreamAgeMs: 0 }).message).toMatch(/or false \(or Infinity\)/);
+    for (const maxStreamAgeMs of [false, Number.POSITIVE_INFINITY, 1, 2 ** 31 - 1] as const) {
+      expect(() => createJobServer({ ...base, maxStreamAgeMs }).close()).not.toThrow();
+    }
+  });
+
   it('a dispatcher that runs jobs without /process needs no secret, and /process is gone', async () => {
     server = await startServer({
       processRoute: false,

@@ -4,7 +4,12 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { MemoryJobStore } from '@jobstream/core';
-import { createJobServer, defineJob, type StandardSchemaV1 } from '@jobstream/server';
+import {
+  createJobServer,
+  defineJob,
+  type JobServerOptions,
+  type StandardSchemaV1,
+} from '@jobstream/server';
 import { toNodeHandler } from '@jobstream/server/node';
 
 export class Gate {
@@ -107,7 +112,10 @@ export async function startDemoServer(html: string, script: string) {
   });
 
   let jobServer = makeJobServer();
-  function makeJobServer() {
+  // The same jobs under /api/rotating, ending each stream at its age limit very early.
+  const rotating = makeJobServer({ basePath: '/api/rotating', maxStreamAgeMs: 300 });
+  let streamRequests = 0;
+  function makeJobServer(options: Partial<JobServerOptions> = {}) {
     return createJobServer({
       store,
       jobs: [courseJob],
@@ -116,11 +124,15 @@ export async function startDemoServer(html: string, script: string) {
       retryMs: 200,
       heartbeatMs: 5000,
       onError: () => {},
+      ...options,
     });
   }
   const listen = async (port: number) => {
     const api = toNodeHandler(jobServer, { onError: () => {} });
+    const rotatingApi = toNodeHandler(rotating, { onError: () => {} });
     const server = http.createServer((req, res) => {
+      if (req.url?.includes('/stream/')) streamRequests++;
+      if (req.url?.startsWith('/api/rotating/')) return void rotatingApi(req, res);
       if (req.url?.startsWith('/api/')) return void api(req, res);
       if (req.url === '/page.js') {
         res.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
@@ -141,6 +153,10 @@ export async function startDemoServer(html: string, script: string) {
     get activeStreams() {
       return jobServer.activeStreams;
     },
+    /** `GET /stream` requests so far (reconnections included). */
+    get streamRequests() {
+      return streamRequests;
+    },
     async start(extra: Partial<Input> = {}): Promise<string> {
       const res = await fetch(`${origin}/api/generation/start`, {
         method: 'POST',
@@ -153,6 +169,7 @@ export async function startDemoServer(html: string, script: string) {
     /** Stops listening and drops every connection; the jobs keep running on the store. */
     async stop() {
       jobServer.close();
+      rotating.close();
       const closed = once(server, 'close');
       server.close();
       server.closeAllConnections();

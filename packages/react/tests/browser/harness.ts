@@ -21,7 +21,14 @@ main{max-width:720px;margin:0 auto;padding:40px 20px}h1{margin:0 0 4px}p{color:#
 main>button{font:inherit;padding:10px 16px;border-radius:8px;border:0;background:#4f46e5;color:#fff}</style>
 </head><body><div id="root"></div><script src="/page.js"></script></body></html>`;
 
-export type OpenOptions = { open?: boolean; width?: number; height?: number; at?: number };
+export type OpenOptions = {
+  open?: boolean;
+  width?: number;
+  height?: number;
+  at?: number;
+  /** The client's base URL (the demo server's default: /api/generation). */
+  base?: string;
+};
 
 /** Registers beforeAll/afterAll in the calling describe block; read the fields inside tests. */
 export function browserHarness() {
@@ -64,7 +71,8 @@ export function browserHarness() {
       await page.setViewportSize({ width: opts.width ?? 1280, height: opts.height ?? 800 });
       const errors: string[] = [];
       page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${server.origin}/?job=${jobId}${opts.open === false ? '' : '&open'}`);
+      const base = opts.base ? `&base=${encodeURIComponent(opts.base)}` : '';
+      await page.goto(`${server.origin}/?job=${jobId}${opts.open === false ? '' : '&open'}${base}`);
       return { page, errors };
     },
     /** docs/screenshots with UPDATE_SCREENSHOTS=1, else a temporary directory. */

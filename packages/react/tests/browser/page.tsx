@@ -6,8 +6,9 @@ import { StrictMode, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { JobProgressModal } from '../../src/index.js';
 
-const client = createJobClient({ baseUrl: '/api/generation' });
-const jobId = new URLSearchParams(location.search).get('job');
+const query = new URLSearchParams(location.search);
+const client = createJobClient({ baseUrl: query.get('base') ?? '/api/generation' });
+const jobId = query.get('job');
 const page = {
   completed: [] as unknown[],
   errors: [] as unknown[],
