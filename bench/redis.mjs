@@ -122,15 +122,16 @@ async function commitsManyJobs(store, jobs, perJob) {
 }
 
 // The store's commit script with nothing around it: the events are folded with core, as
-// the store does, but nothing is read first and the script goes by its SHA. The script and
-// its key layout are the store's (captured from its first commit below).
+// the store does, but nothing is read first and the script goes by its SHA. The script is
+// the store's, captured from its first commit below; the keys follow its layout
+// (packages/redis/src/redis-store.ts).
 let commitScript = null;
 function captureCommitScript(store) {
   const evaluate = store.redis.eval.bind(store.redis);
   store.redis.eval = (...args) => {
     if (args[1] === 3 && String(args[0]).includes('PUBLISH')) {
       commitScript = { source: args[0], keys: args.slice(2, 5) };
-      store.redis.eval = evaluate;
+      delete store.redis.eval;
     }
     return evaluate(...args);
   };
