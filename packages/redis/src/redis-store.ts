@@ -37,6 +37,13 @@ export interface RedisJobStoreOptions {
    * @default 10000
    */
   subscriberReadyTimeoutMs?: number;
+  /**
+   * Jobs this store wrote or read last, kept so a commit right after needs no read first
+   * (the commit script still checks the version, so a stale copy only costs a conflict).
+   * `0` reads the job before every commit.
+   * @default 1000
+   */
+  cacheSize?: number;
 }
 
 interface Subscription {
@@ -58,6 +65,8 @@ interface Subscription {
  * commit order; pub/sub is at-most-once, so after the subscriber connection reconnects
  * the store reads each subscribed job's stream from the last id it delivered and
  * delivers what was missed. Jobs are JSON, validated with core's schema on the way out.
+ * A commit to a job this store wrote or read last (`cacheSize`) is one round trip: the
+ * script's version check makes a stale copy a conflict, not a wrong record.
  *
  * @example
  * const store = new RedisJobStore({ redis: new Redis(process.env.REDIS_URL) });
@@ -69,6 +78,8 @@ export class RedisJobStore implements JobStore {
   #subscriberReady: Promise<Redis> | null = null;
   readonly #readyTimeoutMs: number;
   readonly #subscriptions = new Map<string, Subscription>();
+  readonly #cache = new Map<string, Job>();
+  readonly #cacheSize: number;
 
   constructor(options: RedisJobStoreOptions) {
     if (!options?.redis)
@@ -76,6 +87,18 @@ export class RedisJobStore implements JobStore {
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'jobstream';
     this.#readyTimeoutMs = options.subscriberReadyTimeoutMs ?? 10_000;
+    this.#cacheSize = options.cacheSize ?? 1000;
+  }
+
+  /** Keeps `job` as the newest copy; the least recently written or read falls out. */
+  #remember(job: Job): void {
+    if (this.#cacheSize <= 0) return;
+    this.#cache.delete(job.id);
+    this.#cache.set(job.id, job);
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next();
+      if (!oldest.done) this.#cache.delete(oldest.value);
+    }
   }
 
   #jobKey(id: string) {
@@ -116,6 +139,7 @@ export class RedisJobStore implements JobStore {
     if (created !== 1 && !(await this.#createdBy(job.id, sent))) {
       throw new ConflictError(`A job with id ${job.id} already exists.`);
     }
+    this.#remember(job);
     return { job, event };
   }
 
@@ -133,11 +157,21 @@ export class RedisJobStore implements JobStore {
 
   async getJob(id: string): Promise<Job | null> {
     const raw = await this.redis.hget(this.#jobKey(id), 'j').catch(rethrowStoreError);
-    return raw === null ? null : parseJob(JSON.parse(raw));
+    if (raw === null) {
+      this.#cache.delete(id);
+      return null;
+    }
+    const job = parseJob(JSON.parse(raw));
+    this.#remember(job);
+    return job;
   }
 
   async commit(jobId: string, request: CommitRequest): Promise<{ job: Job; events: JobEvent[] }> {
-    const current = await this.getJob(jobId);
+    // The job as this store last wrote or read it, when that is the version the caller
+    // expects: the script checks the version in Redis, so no read is needed first.
+    let current = this.#cache.get(jobId) ?? null;
+    if (!current || current.version !== request?.expectedVersion)
+      current = await this.getJob(jobId);
     const { job, events } = prepareCommit(
       current,
       jobId,
@@ -160,7 +194,12 @@ export class RedisJobStore implements JobStore {
         this.#channel(jobId),
         ...events.map((e) => JSON.stringify(e)),
       )
-      .catch(rethrowStoreError);
+      .catch((error: unknown) => {
+        // Unknown whether it ran (an answer lost with the connection): read next time.
+        this.#cache.delete(jobId);
+        return rethrowStoreError(error);
+      });
+    if (reply !== 'OK') this.#cache.delete(jobId);
     if (reply === -1) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
     if (reply !== 'OK') {
       throw new ConflictError(
@@ -168,6 +207,7 @@ export class RedisJobStore implements JobStore {
         { details: { expectedVersion: request.expectedVersion, actualVersion: reply } },
       );
     }
+    this.#remember(job);
     return { job, events };
   }
 
@@ -395,6 +435,7 @@ export class RedisJobStore implements JobStore {
     this.#subscriber = null;
     this.#subscriberReady = null;
     this.#subscriptions.clear();
+    this.#cache.clear();
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 }
