@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { JobstreamError, ProgressTracker } from '@jobstream/core';
+import { isJobstreamError, JobstreamError, ProgressTracker } from '@jobstream/core';
 import { runJobStoreOutage } from '@jobstream/core/testing';
 import { startTcpProxy, type TcpProxy } from '@jobstream/network-testing';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -241,7 +241,17 @@ describe.skipIf(!url)('Redis down when the first subscribe comes', () => {
 
       proxy.restore();
       const seen: number[] = [];
-      const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
+      // ioredis reconnects on its own backoff (50 ms, 100 ms, … after each failure): a
+      // subscribe in the first moments may still time out, as a caller's retry would see.
+      let unsubscribe: (() => void) | null = null;
+      for (let tries = 0; !unsubscribe; tries++) {
+        unsubscribe = await store
+          .subscribe(job.id, (event) => seen.push(event.id))
+          .catch((e: unknown) => {
+            if (tries >= 30 || !isJobstreamError(e, 'store_unavailable')) throw e;
+            return null;
+          });
+      }
       await direct.commit(job.id, {
         expectedVersion: 1,
         events: [{ type: 'job_started', data: {} }],
