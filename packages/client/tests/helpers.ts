@@ -119,9 +119,9 @@ export function frame(event: JobEvent, withId = true): string {
 }
 
 /** Polls until `check` holds (generous timeout; no timing assertions). */
-export async function waitFor(check: () => boolean, timeoutMs = 10_000) {
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error('waitFor timed out');
     await delay(5);
   }
