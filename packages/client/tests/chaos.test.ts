@@ -358,8 +358,40 @@ async function chaosRun(seed: number, backend: Backend) {
       const proxy = rngOf.pick(target.proxies);
       const url = new URL(String(input));
       url.host = `127.0.0.1:${proxy.port}`;
-      return fetch(url, init);
+      const after = Number(new Headers(init?.headers).get('last-event-id') ?? 0);
+      return fetch(url, init).then((response) =>
+        url.pathname.includes('/stream/') ? onTheWire(response, after, url.pathname) : response,
+      );
     };
+  };
+  /**
+   * What the server sent, before the client's own id check could hide it: on each
+   * connection the ids must go on from Last-Event-ID one by one, none repeated or skipped.
+   */
+  const wireProblems: string[] = [];
+  const onTheWire = (response: Response, after: number, where: string): Response => {
+    if (!response.ok || !response.body) return response;
+    let last = after;
+    let carry = '';
+    const decoder = new TextDecoder();
+    const tap = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        carry += decoder.decode(chunk, { stream: true });
+        const lines = carry.split('\n');
+        carry = lines.pop() ?? '';
+        for (const line of lines) {
+          if (!line.startsWith('id: ')) continue;
+          const id = Number(line.slice(4));
+          if (id !== last + 1) wireProblems.push(`${where}: id ${id} after ${last}`);
+          last = id;
+        }
+        controller.enqueue(chunk);
+      },
+    });
+    return new Response(response.body.pipeThrough(tap), {
+      status: response.status,
+      headers: response.headers,
+    });
   };
   /** The test's own requests (start, cancel, resume) go straight to an instance. */
   const directClient = (instance: Instance, ownerId: string): JobClient<typeof chaosJob> =>
@@ -390,14 +422,28 @@ async function chaosRun(seed: number, backend: Backend) {
     const viewerRuns: Promise<void>[] = [];
     const supervisors: Promise<void>[] = [];
     const jobCount = rng.int(24, 36);
-    const closeAt = rng.int(Math.floor(jobCount / 3), Math.floor((2 * jobCount) / 3));
+    // One shutdown, sometimes two.
+    const closeAt = new Set([rng.int(Math.floor(jobCount / 4), Math.floor(jobCount / 2))]);
+    if (rng.chance(0.5)) closeAt.add(rng.int(Math.floor(jobCount / 2) + 1, jobCount - 2));
     let shutdown: Promise<void> | undefined;
+    /** Shutdowns of an instance that had a job running. */
+    let orphaned = 0;
 
     for (let j = 0; j < jobCount; j++) {
       await sleep(rng.int(0, 40));
-      if (j === closeAt) {
-        // Shut down the instance that started the latest jobs, mid-job, and replace it.
-        const victim = jobs.at(-1)?.startedOn ?? rng.pick(live());
+      if (closeAt.has(j)) {
+        // Shut down an instance mid-job (the one that started the latest job still
+        // running there), and replace it.
+        const fallback = rng.pick(live()); // drawn always, so the plan does not shift
+        let victim: Instance | undefined;
+        for (const job of [...jobs].reverse()) {
+          if (!job.startedOn.live || job.resumes > 0) continue;
+          if ((await observer.store.getJob(job.id))?.status !== 'running') continue;
+          victim = job.startedOn;
+          break;
+        }
+        if (victim) orphaned++;
+        victim ??= fallback;
         note(`closing ${victim.name}`);
         shutdown = victim.close().then(async () => {
           closed.push(victim);
@@ -538,6 +584,8 @@ async function chaosRun(seed: number, backend: Backend) {
       }
     }
 
+    expect(wireProblems).toEqual([]);
+
     // Nothing left open: no stream on any instance, no store listener anywhere.
     const open = () =>
       live().map((instance) => ({
@@ -559,9 +607,17 @@ async function chaosRun(seed: number, backend: Backend) {
       expect(instance.store.listenerCount(), instance.name).toBe(0);
     }
     expect(closed.length).toBeGreaterThan(0);
+    expect(orphaned, 'no shutdown found a running job').toBeGreaterThan(0);
     // No live instance had anything to report.
     expect(serverErrors.map(String)).toEqual([]);
-    return { jobs: jobs.length, cuts, resumes: jobs.reduce((n, job) => n + job.resumes, 0) };
+    return {
+      jobs: jobs.length,
+      viewers: jobs.reduce((n, job) => n + job.viewers.length, 0),
+      cuts,
+      shutdowns: closed.length,
+      resumes: jobs.reduce((n, job) => n + job.resumes, 0),
+      cancelled: jobs.filter((job) => job.cancelRequested).length,
+    };
   } catch (error) {
     console.error(
       `chaos test failed with seed ${seed}; replay with JOBSTREAM_CHAOS_SEED=${seed}\n${log.slice(-60).join('\n')}`,
