@@ -235,6 +235,12 @@ interface Instance {
 }
 
 const BASE_PATH = '/api/generation';
+/**
+ * Waits inside a run end by the watchdog (which prints what is still waiting), not by
+ * shorter timeouts of their own: CI runs every package's tests at once on two cores.
+ */
+const WATCHDOG_MS = 90_000;
+const LONG = WATCHDOG_MS + 30_000;
 const owner = (job: number) => `user-${job % 7}`;
 
 async function startInstance(name: string, backend: Backend, errors: unknown[]) {
@@ -562,7 +568,7 @@ async function chaosRun(seed: number, backend: Backend) {
     // A hang shows what is still waiting rather than only a test timeout.
     let watchdog: ReturnType<typeof setTimeout> | undefined;
     const stuck = new Promise<never>((_, reject) => {
-      watchdog = setTimeout(() => reject(new Error(`stuck:\n${describeState()}`)), 60_000);
+      watchdog = setTimeout(() => reject(new Error(`stuck:\n${describeState()}`)), WATCHDOG_MS);
     });
     try {
       await Promise.race([Promise.all(supervisors), stuck]);
@@ -617,8 +623,9 @@ async function chaosRun(seed: number, backend: Backend) {
         streams: instance.jobServer.activeStreams,
         listeners: instance.store.listenerCount(),
       }));
-    await waitFor(() =>
-      open().every((instance) => instance.streams === 0 && instance.listeners === 0),
+    await waitFor(
+      () => open().every((instance) => instance.streams === 0 && instance.listeners === 0),
+      30_000,
     ).catch(() => {
       throw new Error(`still open after every job ended: ${JSON.stringify(open())}`);
     });
@@ -706,7 +713,10 @@ async function chaosRun(seed: number, backend: Backend) {
       const last = viewer.events.at(-1);
       if (last?.type !== 'job_failed') break;
       // A failed job is resumed by the test: follow on once it is.
-      await waitFor(async () => ((await observer.store.getJob(job.id))?.version ?? 0) > last.id);
+      await waitFor(
+        async () => ((await observer.store.getJob(job.id))?.version ?? 0) > last.id,
+        LONG,
+      );
     }
     viewer.done = true;
   }
@@ -729,19 +739,22 @@ async function chaosRun(seed: number, backend: Backend) {
     };
     let watcher = open();
     for (;;) {
-      await waitFor(() => watcher.getSnapshot().connection === 'closed', 20_000);
+      await waitFor(() => watcher.getSnapshot().connection === 'closed', LONG);
       const { job: seen, lastEventId } = watcher.getSnapshot();
       if (seen?.status !== 'failed') break;
       const resumedHere = await new Promise<boolean>((resolve) => {
         viewer.claimed = false;
         viewer.parked = resolve;
         // Resumed elsewhere already (or while this watcher caught up): open a new one.
-        void waitFor(
+        waitFor(
           async () =>
             viewer.claimed || ((await observer.store.getJob(job.id))?.version ?? 0) > lastEventId,
-        ).then(() => {
-          if (!viewer.claimed) resolve(false);
-        });
+          LONG,
+        )
+          .then(() => {
+            if (!viewer.claimed) resolve(false);
+          })
+          .catch(() => {}); // the watchdog reports a hang
       });
       viewer.parked = undefined;
       if (resumedHere) {
@@ -749,7 +762,7 @@ async function chaosRun(seed: number, backend: Backend) {
         await waitFor(() => {
           const now = watcher.getSnapshot();
           return now.connection !== 'closed' || now.lastEventId > lastEventId;
-        });
+        }, LONG);
       } else {
         // As a page would, later: a handle taken again in the same tick keeps the old
         // connection (watchJob's StrictMode rule), which ended at the failure.
@@ -774,7 +787,7 @@ async function chaosRun(seed: number, backend: Backend) {
           stored?.status === 'cancelled' ||
           stored?.status === 'failed'
         );
-      }, 25_000);
+      }, LONG);
       const current = stored as Job | null;
       if (current?.status !== 'failed') return;
       job.resumes++;
@@ -817,6 +830,7 @@ async function chaosRun(seed: number, backend: Backend) {
       }
       await waitFor(
         async () => ((await observer.store.getJob(job.id))?.version ?? 0) > current.version,
+        LONG,
       );
     }
   }
@@ -834,15 +848,19 @@ for (const [name, url, make] of backends) {
         `chaos over ${name} skipped: its URL is not set (run through scripts/with-services.mjs)`,
       );
     for (const seed of seeds) {
-      it(`seed ${seed}: every viewer gets exactly the store's events through cuts and a shutdown`, async () => {
-        const backend = await make(url as string);
-        try {
-          const outcome = await chaosRun(seed, backend);
-          console.info(`chaos over ${name}, seed ${seed}: ${JSON.stringify(outcome)}`);
-        } finally {
-          await backend.drop();
-        }
-      }, 120_000);
+      it(
+        `seed ${seed}: every viewer gets exactly the store's events through cuts and a shutdown`,
+        async () => {
+          const backend = await make(url as string);
+          try {
+            const outcome = await chaosRun(seed, backend);
+            console.info(`chaos over ${name}, seed ${seed}: ${JSON.stringify(outcome)}`);
+          } finally {
+            await backend.drop();
+          }
+        },
+        LONG + 60_000,
+      );
     }
   });
 }
