@@ -432,7 +432,7 @@ async function chaosRun(seed: number, backend: Backend) {
     let storeCuts = 0;
     const cutter = (async () => {
       while (!stop.signal.aborted) {
-        await sleep(rng.int(40, 250), stop.signal);
+        await sleep(rng.int(60, 300), stop.signal);
         const alive = live();
         if (stop.signal.aborted || alive.length === 0) break;
         const instance = rng.pick(alive);
@@ -450,7 +450,7 @@ async function chaosRun(seed: number, backend: Backend) {
 
     const viewerRuns: Promise<void>[] = [];
     const supervisors: Promise<void>[] = [];
-    const jobCount = rng.int(24, 36);
+    const jobCount = rng.int(20, 30);
     // One shutdown, sometimes two.
     const closeAt = new Set([rng.int(Math.floor(jobCount / 4), Math.floor(jobCount / 2))]);
     if (rng.chance(0.5)) closeAt.add(rng.int(Math.floor(jobCount / 2) + 1, jobCount - 2));
