@@ -258,8 +258,9 @@ async function startInstance(name: string, backend: Backend, errors: unknown[]) 
     // them as stale (worker_lost) once quiet this long, and the test resumes them.
     staleAfterMs: 2500,
     staleSweepIntervalMs: 300,
-    // A closed store makes a tracker wait out the "outage" before giving up.
-    tracker: { coalesceMs: 15, storeOutageMs: 300 },
+    // Jobs ride out the store link's cuts (up to 150 ms, longer under load) as they would
+    // a real outage; on a closed instance this is how long its orphans keep trying.
+    tracker: { coalesceMs: 15, storeOutageMs: 2000 },
     // Once closed, its orphaned jobs find the store gone: what a dead process would not say.
     onError: (error) => instance.live && errors.push(error),
   });
