@@ -111,9 +111,10 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
   };
   let lastEventId = options.lastEventId ?? 0;
   /**
-   * The last event delivered is `job_failed`. The subscription ends when the body ends
-   * after it: a failure that was resumed since is followed by `job_resumed` on the same
-   * stream (a page opened after the resume replays both), so the event alone cannot.
+   * The last event this connection delivered is `job_failed`. The subscription ends when
+   * the body ends after it: a failure that was resumed since is followed by `job_resumed`
+   * on the same stream (a page opened after the resume replays both), so the event alone
+   * cannot. A reconnect after it gets a 204 when the job is still failed.
    */
   let atFailure = false;
   let state: ConnectionState = 'idle';
@@ -211,6 +212,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
         } else {
           setState('open');
           attempt = 0;
+          // Only this body's end after job_failed ends the subscription: a connection
+          // that ends with nothing new (a server shutting down) must not.
+          atFailure = false;
           const parser = createParser({
             onEvent: deliver,
             onRetry: (ms) => {
