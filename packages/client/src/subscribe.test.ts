@@ -476,3 +476,65 @@ describe('subscribeToJob reconnection (fake timers)', () => {
     expect(run.errors.map((e) => [e.kind, e.retryable])).toEqual([['parse', false]]);
   });
 });
+
+describe('subscribeToJob after job_failed', () => {
+  const at = '2026-01-01T00:00:00.000Z';
+  const envelope = (id: number, type: string, data: unknown) =>
+    `id: ${id}\nevent: ${type}\ndata: ${JSON.stringify({ id, jobId: 'j1', type, at, data })}\n\n`;
+  const failed = envelope(4, 'job_failed', { error: { message: 'lost' }, failedStep: 'fetch' });
+  const head = [1, 2, 3].map((id) => `id: ${id}\ndata: ${json(id)}\n\n`).join('');
+
+  it('closes when the body ends after it', async () => {
+    let calls = 0;
+    const run = collect({
+      fetch: async (_u, init) => {
+        calls++;
+        return sseResponse([encoder.encode(head + failed)], init?.signal);
+      },
+    });
+    await run.done;
+    expect(run.got.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+    expect(calls).toBe(1);
+  });
+
+  it('a later connection that ends with nothing new (a server shutting down) does not end it', async () => {
+    // The link dropped after job_failed; the job was resumed meanwhile, and the instance
+    // that answered the reconnect shut down before job_resumed: the next one brings it.
+    const cutAfter = (text: string) =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(encoder.encode(text));
+            setTimeout(() => controller.error(new TypeError('terminated')), 5);
+          },
+        }),
+        { headers: { 'content-type': 'text/event-stream' } },
+      );
+    const answers = [
+      () => cutAfter(head + failed),
+      (signal?: AbortSignal | null) => sseResponse([encoder.encode('retry: 1\n\n')], signal),
+      (signal?: AbortSignal | null) =>
+        sseResponse(
+          [
+            encoder.encode(
+              envelope(5, 'job_resumed', {}) +
+                envelope(6, 'job_completed', { result: null, totalDuration: 1 }),
+            ),
+          ],
+          signal,
+        ),
+    ];
+    const lastIds: (string | null)[] = [];
+    const run = collect({
+      retry: { initialDelayMs: 1, maxDelayMs: 1 },
+      fetch: async (_u, init) => {
+        lastIds.push(new Headers(init?.headers).get('last-event-id'));
+        const answer = answers[lastIds.length - 1];
+        return answer ? answer(init?.signal) : new Response(null, { status: 410 });
+      },
+    });
+    await run.done;
+    expect(run.got.map((e) => e.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lastIds).toEqual([null, '4', '4']);
+  });
+});

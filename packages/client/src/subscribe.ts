@@ -84,7 +84,8 @@ const OFFLINE = new Error('offline');
 
 /**
  * Follows a job's SSE stream over `fetch`: reconnects by itself with `Last-Event-ID`,
- * delivers each event id once and in order, and stops after a terminal event, a 204 or
+ * delivers each event id once and in order, and stops after a terminal event (after
+ * `job_failed`, once the server ends the stream: a resumed job's is followed by more), a 204 or
  * a 4xx. Works in browsers, web workers and Node 20.
  *
  * @example
@@ -110,6 +111,13 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     removeEventListener?: (type: string, listener: () => void) => void;
   };
   let lastEventId = options.lastEventId ?? 0;
+  /**
+   * The last event this connection delivered is `job_failed`. The subscription ends when
+   * the body ends after it: a failure that was resumed since is followed by `job_resumed`
+   * on the same stream (a page opened after the resume replays both), so the event alone
+   * cannot. A reconnect after it gets a 204 when the job is still failed.
+   */
+  let atFailure = false;
   let state: ConnectionState = 'idle';
   let closed = false;
   let controller: AbortController | undefined;
@@ -157,8 +165,10 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     }
     if (event.id <= lastEventId) return;
     lastEventId = event.id;
+    atFailure = event.type === 'job_failed';
     onEvent(event);
-    if (isTerminalEventType(event.type)) close();
+    // Completed and cancelled are final; a failed job may be resumed (see atFailure).
+    if (isTerminalEventType(event.type) && !atFailure) close();
   };
 
   const run = async () => {
@@ -205,6 +215,9 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
         } else {
           setState('open');
           attempt = 0;
+          // Only this body's end after job_failed ends the subscription: a connection
+          // that ends with nothing new (a server shutting down) must not.
+          atFailure = false;
           const parser = createParser({
             onEvent: deliver,
             // `retry: 0` asks for this one reconnection at once (a planned rotation,
@@ -220,7 +233,11 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
           let skipLF = false;
           while (reader && !closed) {
             const { done, value } = await reader.read();
-            if (done) break;
+            if (done) {
+              // The server ends the body after the job's last event when that is terminal.
+              if (atFailure) return close();
+              break;
+            }
             beat();
             let text = decoder.decode(value, { stream: true });
             if (text) {

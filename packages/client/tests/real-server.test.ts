@@ -146,6 +146,16 @@ function collect(client: JobClient<typeof courseJob>, jobId: string, lastEventId
   return { sub, events, states, errors, done };
 }
 
+/** Polls `/status` until the job has `status`. */
+async function waitForStatus(client: JobClient<typeof courseJob>, jobId: string, status: string) {
+  for (let i = 0; i < 500; i++) {
+    const answer = await client.status(jobId);
+    if (answer.job.status === status) return answer;
+    await delay(10);
+  }
+  throw new Error(`job ${jobId} never became ${status}`);
+}
+
 const ids = (events: JobEvent[]) => events.map((e) => e.id);
 const oneToN = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 
@@ -283,6 +293,31 @@ describe('client against the real @jobstream/server', () => {
         ...j
       }) => j)((await client.status(jobId)).job as any),
     );
+  });
+
+  it('a viewer opened after a failed job was resumed follows it past the old job_failed', async () => {
+    // Found by tests/chaos.test.ts: a full replay ended at the first job_failed, so a page
+    // opened later showed "failed" (and offered a resume that answers 409) for a job that
+    // had been resumed and completed.
+    const { client } = await startServer();
+    const { jobId } = await client.start({ examId: 'flaky-late', failOnce: true });
+    await waitFor(() => runs.get('flaky-late') === 1);
+    const first = collect(client, jobId);
+    await first.done;
+    expect(first.events.at(-1)?.type).toBe('job_failed');
+    await client.resume(jobId);
+    const { job: done } = await waitForStatus(client, jobId, 'completed');
+
+    const late = collect(client, jobId);
+    await late.done;
+    expect(ids(late.events)).toEqual(oneToN(done.version));
+    expect(late.events.at(-1)?.type).toBe('job_completed');
+    expect(late.errors).toEqual([]);
+    const watcher = client.watch(jobId);
+    watchers.push(watcher);
+    await waitFor(() => watcher.getSnapshot().connection === 'closed');
+    expect(watcher.getSnapshot().job?.status).toBe('completed');
+    expect(watcher.getSnapshot().lastEventId).toBe(done.version);
   });
 
   it('stops for good on 401 and 404, and on 204 when nothing is newer', async () => {

@@ -48,6 +48,40 @@ class LossyStore extends MemoryJobStore {
 }
 
 describe('followJob', () => {
+  it("goes past a job_failed that a resume followed, to the job's last event", async () => {
+    const store = new MemoryJobStore();
+    const job = await runningJob(store);
+    const failed = await store.commit(job.id, {
+      expectedVersion: job.version,
+      events: [{ type: 'job_failed', data: { error: { message: 'lost' }, failedStep: 'work' } }],
+    });
+    await store.commit(job.id, {
+      expectedVersion: failed.job.version,
+      events: [{ type: 'job_resumed', data: {} }],
+    });
+    const resumed = await store.getJob(job.id);
+    await store.commit(job.id, {
+      expectedVersion: resumed!.version,
+      events: [
+        { type: 'job_started', data: {} },
+        { type: 'step_started', data: { step: 'work', stepIndex: 1 } },
+      ],
+    });
+    await finish(store, job.id);
+    const seen: string[] = [];
+    for await (const event of followJob(store, job.id)) seen.push(event.type);
+    expect(seen).toEqual([
+      'job_created',
+      'job_started',
+      'step_started',
+      'job_failed',
+      'job_resumed',
+      'job_started',
+      'step_started',
+      'job_completed',
+    ]);
+  });
+
   it('repairs live deliveries the store skipped by reading it', async () => {
     const store = new LossyStore();
     const job = await runningJob(store);

@@ -21,8 +21,9 @@ export interface FollowJobOptions {
 /**
  * Reads a job live, the one correct way: subscribe first, then replay what the store
  * holds after `after`, then live events, each id exactly once and in order, ending
- * after a terminal event (or at once when the job is already finished and nothing is
- * newer than `after`). A gap in live delivery, or a buffer overflow, is repaired by
+ * after a terminal event that is the job's last one (or at once when the job is already
+ * finished and nothing is newer than `after`): a `job_failed` that a resume followed is
+ * replayed and followed by the resumed run's events. A gap in live delivery, or a buffer overflow, is repaired by
  * reading the store, so an adapter's subscription may be at-most-once.
  *
  * Throws `not_found` when the job does not exist.
@@ -76,11 +77,14 @@ export async function* followJob(
       if (mustRead) {
         mustRead = false;
         const page = await store.readEvents(jobId, { after: lastId, limit: pageSize });
-        for (const event of page) {
+        for (const [index, event] of page.entries()) {
           if (event.id !== lastId + 1) break;
           lastId = event.id;
           yield event;
-          if (isTerminalEventType(event.type)) return;
+          // A job_failed that a resume followed is history, not the end: go on to the
+          // job's last event (older than the job's version we read, or not last here).
+          const last = index === page.length - 1 && event.id >= job.version;
+          if (last && isTerminalEventType(event.type)) return;
           if (signal?.aborted) return;
         }
         if (page.length === pageSize) mustRead = true;
@@ -96,7 +100,10 @@ export async function* followJob(
         }
         lastId = event.id;
         yield event;
-        if (isTerminalEventType(event.type)) return;
+        // Live too: a terminal event with a newer one already here was resumed since.
+        if (isTerminalEventType(event.type) && !buffer.slice(head).some((e) => e.id > event.id)) {
+          return;
+        }
         if (signal?.aborted) return;
       }
       if (head >= buffer.length) {

@@ -87,8 +87,11 @@ export class NotificationFanOut {
   }
 
   async subscribe(jobId: string, onEvent: EventListener): Promise<() => void> {
-    if (this.#closed) throw new JobstreamError('store_unavailable', 'The store is closed.');
+    const closed = () => new JobstreamError('store_unavailable', 'The store is closed.');
+    if (this.#closed) throw closed();
     await this.#listen();
+    // Closed while the listening connection opened: a feed made now would outlive close().
+    if (this.#closed) throw closed();
     let feed = this.#feeds.get(jobId);
     if (!feed) {
       const created: Feed = {
@@ -128,6 +131,10 @@ export class NotificationFanOut {
     } catch (error) {
       unsubscribe();
       throw toJobstreamError(error, 'subscribe');
+    }
+    if (this.#closed) {
+      unsubscribe();
+      throw closed();
     }
     return unsubscribe;
   }

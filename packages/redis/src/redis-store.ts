@@ -80,6 +80,8 @@ export class RedisJobStore implements JobStore {
   readonly #subscriptions = new Map<string, Subscription>();
   readonly #cache = new Map<string, Job>();
   readonly #cacheSize: number;
+  /** After close(): no pub/sub connection is opened again (nobody would close it). */
+  #closed = false;
 
   constructor(options: RedisJobStoreOptions) {
     if (!options?.redis)
@@ -220,6 +222,7 @@ export class RedisJobStore implements JobStore {
   }
 
   async subscribe(jobId: string, onEvent: EventListener): Promise<() => void> {
+    if (this.#closed) throw new JobstreamError('store_unavailable', 'The store is closed.');
     const listener: EventListener = (event) => onEvent(event);
     let subscription = this.#subscriptions.get(jobId);
     if (!subscription) {
@@ -237,6 +240,8 @@ export class RedisJobStore implements JobStore {
     const mine = subscription;
     try {
       await mine.ready;
+      // Closed while this subscribe waited: close() has dropped the subscription.
+      if (this.#closed) throw new JobstreamError('store_unavailable', 'The store is closed.');
     } catch (error) {
       this.#release(jobId, mine, listener);
       throw new JobstreamError('store_unavailable', 'Could not subscribe to Redis.', {
@@ -259,6 +264,9 @@ export class RedisJobStore implements JobStore {
   }
 
   #ensureSubscriber(): Promise<Redis> {
+    if (this.#closed) {
+      return Promise.reject(new JobstreamError('store_unavailable', 'The store is closed.'));
+    }
     if (this.#subscriberReady) return this.#subscriberReady;
     const ready = (async () => {
       // One pub/sub connection for the store's life: a wait that timed out keeps it.
@@ -429,8 +437,12 @@ export class RedisJobStore implements JobStore {
     return count;
   }
 
-  /** Closes the pub/sub connection this store opened; the `redis` you passed stays yours. */
+  /**
+   * Closes the pub/sub connection this store opened; the `redis` you passed stays yours.
+   * Later `subscribe` calls reject with `store_unavailable`; the others use your client.
+   */
   async close(): Promise<void> {
+    this.#closed = true;
     const subscriber = this.#subscriber;
     this.#subscriber = null;
     this.#subscriberReady = null;

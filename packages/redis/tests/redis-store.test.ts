@@ -199,3 +199,44 @@ describe.skipIf(!url)('RedisJobStore after its subscriber reconnects', () => {
     }
   }, 15_000);
 });
+
+describe.skipIf(!url)('RedisJobStore after close()', () => {
+  // Found by the client's chaos test: a job still running on a server that had shut down
+  // subscribed again after close(), which opened a new pub/sub connection nobody closes
+  // (a process that never exits) and left a listener behind.
+  it('refuses to subscribe and opens no pub/sub connection again', async () => {
+    const name = `jobstream-closed-${randomUUID()}`;
+    const redis = new Redis(url as string, { connectionName: name, maxRetriesPerRequest: 3 });
+    const store = new RedisJobStore({ redis, prefix });
+    const connectionsNamed = async () =>
+      String(await redis.client('LIST'))
+        .split('\n')
+        .filter((line) => line.includes(` name=${name} `)).length;
+    try {
+      const { job } = await store.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'work' }],
+      });
+      const off = await store.subscribe(job.id, () => {});
+      off();
+      expect(await connectionsNamed()).toBe(2); // the caller's and the store's pub/sub
+      await store.close();
+
+      await expect(store.subscribe(job.id, () => {})).rejects.toMatchObject({
+        code: 'store_unavailable',
+      });
+      expect(store.listenerCount()).toBe(0);
+      for (let i = 0; (await connectionsNamed()) !== 1; i++) {
+        if (i > 100) throw new Error(`${await connectionsNamed()} connections, not 1`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // The caller's client stays theirs and keeps working.
+      expect((await store.getJob(job.id))?.id).toBe(job.id);
+    } finally {
+      await store.close();
+      await redis.quit();
+    }
+  });
+});

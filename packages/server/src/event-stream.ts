@@ -195,6 +195,7 @@ class JobFan {
 
   async #run(): Promise<void> {
     const { settings, store } = this.#registry;
+    let terminalId: number | null = null;
     try {
       for await (const event of followJob(store, this.jobId, {
         after: this.lastId,
@@ -204,12 +205,13 @@ class JobFan {
         this.lastId = event.id;
         if (settings.stale) this.#quietSince = settings.stale.now();
         const bytes = encodeEvent(event, settings.topLevelFields);
-        const terminal = isTerminalEventType(event.type);
-        for (const member of this.members) member.fromFan(event, bytes, terminal);
+        terminalId = isTerminalEventType(event.type) ? event.id : null;
+        for (const member of this.members) member.fromFan(event, bytes);
       }
-      // Ended without a terminal event reaching the members (the job was deleted, or it
-      // was already finished): each finishes on its own follower, which knows what to do.
-      for (const member of this.members) member.leaveFanAndCatchUp();
+      // followJob ends after the job's last event when that is terminal (a job_failed that
+      // a resume followed is not the end): members that got it are done. The others (the
+      // job was deleted, or already finished) finish on their own follower.
+      for (const member of this.members) member.fanEnded(terminalId);
     } catch (error) {
       if (!this.#abort.signal.aborted) {
         settings.onError(error);
@@ -325,7 +327,7 @@ class EventConnection {
   }
 
   /** An event from the fan: already-sent ids are skipped, so joining never duplicates. */
-  fromFan(event: JobEvent, bytes: Uint8Array, terminal: boolean): void {
+  fromFan(event: JobEvent, bytes: Uint8Array): void {
     if (this.#closed || event.id <= this.#lastId) return;
     if (event.id !== this.#lastId + 1) {
       // Cannot happen by construction; if it did, the store has the missing ids.
@@ -335,12 +337,18 @@ class EventConnection {
     }
     this.#lastId = event.id;
     this.#push(bytes);
-    if (terminal) this.#end();
-    else if (this.#queuedBytes >= this.#settings.maxQueuedBytes) {
+    if (this.#queuedBytes >= this.#settings.maxQueuedBytes) {
       // A slow client: stop taking live events, read at its own pace from the store.
       this.#leaveFan();
       void this.#catchUp();
     }
+  }
+
+  /** The fan's follow ended; `terminalId`: it ended after that event, the job's last. */
+  fanEnded(terminalId: number | null): void {
+    if (this.#closed) return;
+    if (terminalId !== null && this.#lastId === terminalId) this.#end();
+    else this.leaveFanAndCatchUp();
   }
 
   leaveFanAndCatchUp(): void {
@@ -371,7 +379,9 @@ class EventConnection {
         if (this.#closed) return;
         this.#lastId = event.id;
         this.#push(encodeEvent(event, topLevelFields));
-        if (isTerminalEventType(event.type)) break;
+        // followJob ends after the job's last event when that is terminal; a terminal
+        // event that a resume followed goes on (and never hands over to a fan).
+        if (isTerminalEventType(event.type)) continue;
         if (this.#queuedBytes >= maxQueuedBytes) await this.#drained();
         if (this.#tryJoin()) return;
       }

@@ -46,6 +46,39 @@ describe('GET /stream', () => {
     expect(JSON.parse(read.events.at(-1)?.data ?? '{}').courseId).toBe('course-e1');
   });
 
+  it('replays a failed job that was resumed since past its job_failed, to the end', async () => {
+    // Found by the client's chaos test: the replay ended at the first job_failed, so a
+    // viewer opened after the resume saw a failed job that had in fact completed.
+    server = await startServer();
+    const { job } = await server.store.createJob({
+      ownerId: 'alice',
+      kind: 'course',
+      input: { examId: 'e1' },
+      steps: [{ name: 'fetch_questions' }],
+    });
+    const tracker = new ProgressTracker(server.store, job.id);
+    onTestFinished(() => tracker.close());
+    await tracker.start();
+    await tracker.startStep('fetch_questions');
+    await tracker.fail(new Error('worker lost'));
+    await tracker.resume();
+    await tracker.start();
+    await tracker.startStep('fetch_questions');
+    await tracker.complete({ courseId: 'c1' });
+    // Twice: the first reader follows on its own, the second shares its fan if still open.
+    for (const read of await Promise.all([
+      readStream(server.base, job.id),
+      readStream(server.base, job.id),
+    ])) {
+      expect(read.ended).toBe(true);
+      expect(read.events.map((e) => e.event)).toEqual(
+        (await server.store.readEvents(job.id)).map((e) => e.type),
+      );
+      expect(read.events.map((e) => e.event)).toContain('job_failed');
+      expect(read.events.at(-1)?.event).toBe('job_completed');
+    }
+  });
+
   it('answers 204 to a reconnect to a finished job with nothing newer', async () => {
     server = await startServer();
     const { jobId, total } = await finishedJob(server);
