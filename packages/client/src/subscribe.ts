@@ -1,4 +1,4 @@
-import { isJobEventEnvelope, isTerminalEventType, type JobEvent } from '@jobstream/core/lite';
+import { isJobEventEnvelope, type JobEvent } from '@jobstream/core/lite';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { backoffDelay, type RetryOptions, retryAfterMs } from './backoff.js';
 import { httpError, JobClientError } from './errors.js';
@@ -168,7 +168,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
     atFailure = event.type === 'job_failed';
     onEvent(event);
     // Completed and cancelled are final; a failed job may be resumed (see atFailure).
-    if (isTerminalEventType(event.type) && !atFailure) close();
+    if (event.type === 'job_completed' || event.type === 'job_cancelled') close();
   };
 
   const run = async () => {
@@ -233,11 +233,7 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
           let skipLF = false;
           while (reader && !closed) {
             const { done, value } = await reader.read();
-            if (done) {
-              // The server ends the body after the job's last event when that is terminal.
-              if (atFailure) return close();
-              break;
-            }
+            if (done) break;
             beat();
             let text = decoder.decode(value, { stream: true });
             if (text) {
@@ -265,6 +261,8 @@ export function subscribeToJob<TEvent extends JobEvent<any, any, any> = JobEvent
       if (closed) return;
       current.abort();
       if (error) onError(error);
+      // The server ends the body after the job's last event when that is terminal.
+      else if (atFailure) return close();
       // The server ended the stream on purpose and nothing is wrong: reconnect now, still
       // `open`, so a UI shows nothing (a failed reconnection says `reconnecting` as usual).
       else if (rotate) continue;
