@@ -4,29 +4,7 @@
 // Run: pnpm --filter @jobstream/core build && node bench/core.mjs
 import { MemoryJobStore, ProgressTracker } from '@jobstream/core';
 import { machine, printTable } from './machine.mjs';
-
-const STEPS = [{ name: 'work' }];
-const progress = (i) => ({
-  type: 'step_progress',
-  data: { step: 'work', progress: i % 100, stepProgress: i % 100, message: `token ${i}` },
-});
-
-async function startedJob(store) {
-  const { job } = await store.createJob({
-    ownerId: 'bench',
-    kind: 'bench',
-    input: null,
-    steps: STEPS,
-  });
-  const { job: running } = await store.commit(job.id, {
-    expectedVersion: 1,
-    events: [
-      { type: 'job_started', data: {} },
-      { type: 'step_started', data: { step: 'work', stepIndex: 1 } },
-    ],
-  });
-  return running;
-}
+import { progress, STEPS, startedJob } from './store-bench.mjs';
 
 async function commitsOneJob(n) {
   const store = new MemoryJobStore();

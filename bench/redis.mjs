@@ -11,6 +11,7 @@ import { prepareCommit } from '@jobstream/core';
 import { RedisJobStore } from '@jobstream/redis';
 import { Redis } from 'ioredis';
 import { machine, printTable } from './machine.mjs';
+import { fmt, latency, median, ms, percentile, progress, startedJob } from './store-bench.mjs';
 
 const url = process.env.REDIS_URL;
 if (!url) {
@@ -22,15 +23,7 @@ const JOBS = 100;
 const PER_JOB = Number(process.env.BENCH_PER_JOB ?? 30);
 const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY ?? 1000);
 const ROUNDS = 5;
-const median = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
-const STEPS = [{ name: 'work' }];
-const progress = (i) => ({
-  type: 'step_progress',
-  data: { step: 'work', progress: i % 100, stepProgress: i % 100, message: `token ${i}` },
-});
-const fmt = (n) => Math.round(n).toLocaleString('en-US');
-const ms = (n) => n.toFixed(2);
 const run = randomBytes(4).toString('hex');
 
 // Operations per second of wall time, and the CPU (user + system) per operation of this
@@ -57,23 +50,6 @@ async function clock() {
   };
 }
 const prefix = `jobstream-bench-${run}`;
-
-async function startedJob(store) {
-  const { job } = await store.createJob({
-    ownerId: 'bench',
-    kind: 'bench',
-    input: null,
-    steps: STEPS,
-  });
-  const { job: running } = await store.commit(job.id, {
-    expectedVersion: 1,
-    events: [
-      { type: 'job_started', data: {} },
-      { type: 'step_started', data: { step: 'work', stepIndex: 1 } },
-    ],
-  });
-  return running;
-}
 
 // The ceiling: one XADD of an event-sized entry per round trip, nothing else. The entry id
 // is given (0-<n>, as the store gives it), so Redis refuses an id that is not above the
@@ -176,56 +152,6 @@ function countCommands(redis) {
     return send(command, ...rest);
   };
   return counts;
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-// A worker on store A commits at a steady pace (a coalesced tracker writes ~20/s per job;
-// here 100/s) and, as a ProgressTracker watching for a cancel does, is subscribed to its
-// job; a viewer on store B is subscribed. Latency = from calling commit on A to the event
-// reaching B's listener.
-async function latency(a, b, samples, load) {
-  let job = await startedJob(a);
-  const sentAt = new Map();
-  const got = [];
-  let resolveDone;
-  const done = new Promise((r) => {
-    resolveDone = r;
-  });
-  const unwatch = await a.subscribe(job.id, () => {});
-  const unsubscribe = await b.subscribe(job.id, (event) => {
-    const t = sentAt.get(event.id);
-    if (t !== undefined) got.push(performance.now() - t);
-    if (got.length === samples) resolveDone();
-  });
-  let stopLoad = false;
-  const loadRun = load
-    ? Promise.all(
-        Array.from({ length: load }, async () => {
-          let other = await startedJob(a);
-          while (!stopLoad) {
-            ({ job: other } = await a.commit(other.id, {
-              expectedVersion: other.version,
-              events: [progress(1)],
-            }));
-          }
-        }),
-      )
-    : Promise.resolve();
-  for (let i = 0; i < samples; i++) {
-    sentAt.set(job.version + 1, performance.now());
-    ({ job } = await a.commit(job.id, { expectedVersion: job.version, events: [progress(i)] }));
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
-  stopLoad = true;
-  await loadRun;
-  unsubscribe();
-  unwatch();
-  const sorted = got.sort((x, y) => x - y);
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), n: sorted.length };
 }
 
 // The peer for latency: PUBLISH of an event-sized message on one connection, heard on
