@@ -16,43 +16,30 @@ describe.skipIf(skipReason !== null)('PostgresJobStore.close()', () => {
   });
 
   // Found by the client's chaos test: a closed instance's store still counted a listener.
-  it('a subscribe that was on its way when close() ran leaves no listener behind', async () => {
-    const store = new PostgresJobStore({ connectionString: database.url });
-    const { job } = await store.createJob({
-      ownerId: 'u',
-      kind: 'k',
-      input: null,
-      steps: [{ name: 'work' }],
-    });
+  const cases = [
     // The first subscribe opens the listening connection; close() runs meanwhile.
-    const subscribing = store
-      .subscribe(job.id, () => {})
-      .then(
-        () => 'subscribed',
-        (error: unknown) => error,
-      );
-    await store.close();
-    expect(await subscribing).toMatchObject({ code: 'store_unavailable' });
-    expect(store.listenerCount()).toBe(0);
-  });
-
-  it('and so does one whose listening connection was already open', async () => {
-    const store = new PostgresJobStore({ connectionString: database.url });
-    const { job } = await store.createJob({
-      ownerId: 'u',
-      kind: 'k',
-      input: null,
-      steps: [{ name: 'work' }],
+    ['a subscribe that was on its way when close() ran leaves no listener behind', false],
+    ['and so does one whose listening connection was already open', true],
+  ] as const;
+  for (const [name, listening] of cases) {
+    it(name, async () => {
+      const store = new PostgresJobStore({ connectionString: database.url });
+      const { job } = await store.createJob({
+        ownerId: 'u',
+        kind: 'k',
+        input: null,
+        steps: [{ name: 'work' }],
+      });
+      if (listening) (await store.subscribe(job.id, () => {}))();
+      const subscribing = store
+        .subscribe(job.id, () => {})
+        .then(
+          () => 'subscribed',
+          (error: unknown) => error,
+        );
+      await store.close();
+      expect(await subscribing).toMatchObject({ code: 'store_unavailable' });
+      expect(store.listenerCount()).toBe(0);
     });
-    (await store.subscribe(job.id, () => {}))();
-    const subscribing = store
-      .subscribe(job.id, () => {})
-      .then(
-        () => 'subscribed',
-        (error: unknown) => error,
-      );
-    await store.close();
-    expect(await subscribing).toMatchObject({ code: 'store_unavailable' });
-    expect(store.listenerCount()).toBe(0);
-  });
+  }
 });
