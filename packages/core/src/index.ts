@@ -2,6 +2,7 @@ export { type FollowJobOptions, followJob } from './follow-job.js';
 export * from './lite.js';
 export { MemoryJobStore, type MemoryJobStoreOptions } from './memory-store.js';
 export { ProgressTracker, type ProgressTrackerOptions } from './progress-tracker.js';
+export { RecentJobs } from './recent-jobs.js';
 export {
   eventDataSchemas,
   eventDraftSchema,

@@ -18,6 +18,7 @@ import {
   parseJobEvent,
   prepareCommit,
   prepareCreate,
+  RecentJobs,
   statusFilter,
   toDate,
 } from '@jobstream/core';
@@ -148,8 +149,7 @@ export class PostgresJobStore implements JobStore {
   readonly #driver: SqlDriver;
   readonly #fanOut: NotificationFanOut;
   readonly #notifier: CommitNotifier | null;
-  readonly #cache = new Map<string, Job>();
-  readonly #cacheSize: number;
+  readonly #recent: RecentJobs;
   readonly #now: () => Date;
   readonly #prepared: boolean;
   #ready: Promise<void> | null = null;
@@ -169,7 +169,7 @@ export class PostgresJobStore implements JobStore {
         'PostgresJobStore needs { connectionString }, { pool } or { pglite }.',
       );
     }
-    this.#cacheSize = options.cacheSize ?? 1000;
+    this.#recent = new RecentJobs(options.cacheSize ?? 1000);
     this.#prepared = options.preparedStatements ?? true;
     this.#now = options.now ?? (() => new Date());
     const notify = options.notify ?? 'after-commit';
@@ -287,16 +287,6 @@ export class PostgresJobStore implements JobStore {
     }
   }
 
-  #remember(job: Job): void {
-    if (this.#cacheSize <= 0) return;
-    this.#cache.delete(job.id);
-    this.#cache.set(job.id, job);
-    if (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
-  }
-
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input, this.#now());
     await this.#query(
@@ -304,7 +294,7 @@ export class PostgresJobStore implements JobStore {
       'select public.jobstream_create($1::jsonb, $2::jsonb, $3::boolean)',
       [JSON.stringify(job), JSON.stringify(event), this.#notifier === null],
     );
-    this.#remember(job);
+    this.#recent.remember(job);
     this.#committed(job.id, 1, 1);
     return { job, event };
   }
@@ -318,18 +308,17 @@ export class PostgresJobStore implements JobStore {
     );
     const row = rows[0];
     if (!row) {
-      this.#cache.delete(id);
+      this.#recent.forget(id);
       return null;
     }
     const job = parseJob(row.record);
-    this.#remember(job);
+    this.#recent.remember(job);
     return job;
   }
 
   async commit(jobId: string, request: CommitRequest): Promise<{ job: Job; events: JobEvent[] }> {
     const expected = request?.expectedVersion;
-    let current = this.#cache.get(jobId) ?? null;
-    if (!current || current.version !== expected) current = await this.getJob(jobId);
+    const current = this.#recent.at(jobId, expected) ?? (await this.getJob(jobId));
     const { job, events } = prepareCommit(
       current,
       jobId,
@@ -345,10 +334,10 @@ export class PostgresJobStore implements JobStore {
         'jobstream_commit_v2',
       );
     } catch (error) {
-      this.#cache.delete(jobId);
+      this.#recent.forget(jobId);
       throw error;
     }
-    this.#remember(job);
+    this.#recent.remember(job);
     this.#committed(jobId, expected + 1, job.version);
     return { job, events };
   }
@@ -450,7 +439,7 @@ export class PostgresJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#cache.clear();
+    this.#recent.clear();
     await this.#notifier?.close();
     await this.#fanOut.close();
     await this.#driver.close();

@@ -18,6 +18,7 @@ import {
   prepareCommit,
   prepareCreate,
   type ReadEventsOptions,
+  RecentJobs,
   statusFilter,
   toDate,
 } from '@jobstream/core';
@@ -78,8 +79,7 @@ export class RedisJobStore implements JobStore {
   #subscriberReady: Promise<Redis> | null = null;
   readonly #readyTimeoutMs: number;
   readonly #subscriptions = new Map<string, Subscription>();
-  readonly #cache = new Map<string, Job>();
-  readonly #cacheSize: number;
+  readonly #recent: RecentJobs;
   /** After close(): no pub/sub connection is opened again (nobody would close it). */
   #closed = false;
 
@@ -89,18 +89,7 @@ export class RedisJobStore implements JobStore {
     this.redis = options.redis;
     this.prefix = options.prefix ?? 'jobstream';
     this.#readyTimeoutMs = options.subscriberReadyTimeoutMs ?? 10_000;
-    this.#cacheSize = options.cacheSize ?? 1000;
-  }
-
-  /** Keeps `job` as the newest copy; the least recently written or read falls out. */
-  #remember(job: Job): void {
-    if (this.#cacheSize <= 0) return;
-    this.#cache.delete(job.id);
-    this.#cache.set(job.id, job);
-    if (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
+    this.#recent = new RecentJobs(options.cacheSize ?? 1000);
   }
 
   #jobKey(id: string) {
@@ -141,7 +130,7 @@ export class RedisJobStore implements JobStore {
     if (created !== 1 && !(await this.#createdBy(job.id, sent))) {
       throw new ConflictError(`A job with id ${job.id} already exists.`);
     }
-    this.#remember(job);
+    this.#recent.remember(job);
     return { job, event };
   }
 
@@ -160,20 +149,18 @@ export class RedisJobStore implements JobStore {
   async getJob(id: string): Promise<Job | null> {
     const raw = await this.redis.hget(this.#jobKey(id), 'j').catch(rethrowStoreError);
     if (raw === null) {
-      this.#cache.delete(id);
+      this.#recent.forget(id);
       return null;
     }
     const job = parseJob(JSON.parse(raw));
-    this.#remember(job);
+    this.#recent.remember(job);
     return job;
   }
 
   async commit(jobId: string, request: CommitRequest): Promise<{ job: Job; events: JobEvent[] }> {
     // The job as this store last wrote or read it, when that is the version the caller
     // expects: the script checks the version in Redis, so no read is needed first.
-    let current = this.#cache.get(jobId) ?? null;
-    if (!current || current.version !== request?.expectedVersion)
-      current = await this.getJob(jobId);
+    const current = this.#recent.at(jobId, request?.expectedVersion) ?? (await this.getJob(jobId));
     const { job, events } = prepareCommit(
       current,
       jobId,
@@ -198,10 +185,10 @@ export class RedisJobStore implements JobStore {
       )
       .catch((error: unknown) => {
         // Unknown whether it ran (an answer lost with the connection): read next time.
-        this.#cache.delete(jobId);
+        this.#recent.forget(jobId);
         return rethrowStoreError(error);
       });
-    if (reply !== 'OK') this.#cache.delete(jobId);
+    if (reply !== 'OK') this.#recent.forget(jobId);
     if (reply === -1) throw new JobstreamError('not_found', `Job ${jobId} does not exist.`);
     if (reply !== 'OK') {
       throw new ConflictError(
@@ -209,7 +196,7 @@ export class RedisJobStore implements JobStore {
         { details: { expectedVersion: request.expectedVersion, actualVersion: reply } },
       );
     }
-    this.#remember(job);
+    this.#recent.remember(job);
     return { job, events };
   }
 
@@ -447,7 +434,7 @@ export class RedisJobStore implements JobStore {
     this.#subscriber = null;
     this.#subscriberReady = null;
     this.#subscriptions.clear();
-    this.#cache.clear();
+    this.#recent.clear();
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }
 }

@@ -18,6 +18,7 @@ import {
   parseJobEvent,
   prepareCommit,
   prepareCreate,
+  RecentJobs,
   statusFilter,
   toDate,
 } from '@jobstream/core';
@@ -116,8 +117,7 @@ function toEvent(jobId: string, row: EventRow): JobEvent {
 export class SupabaseJobStore implements JobStore {
   readonly #client: SupabaseClientLike;
   readonly #live: LiveEvents;
-  readonly #cache = new Map<string, Job>();
-  readonly #cacheSize: number;
+  readonly #recent: RecentJobs;
   readonly #now: () => Date;
   #ready: Promise<void> | null = null;
   #closed = false;
@@ -130,7 +130,7 @@ export class SupabaseJobStore implements JobStore {
     this.#client = client;
     const instance = globalThis.crypto.randomUUID().slice(0, 8);
     let channels = 0;
-    this.#cacheSize = options.cacheSize ?? 1000;
+    this.#recent = new RecentJobs(options.cacheSize ?? 1000);
     this.#now = options.now ?? (() => new Date());
     this.#live = new LiveEvents({
       readEvents: (jobId, after, limit) => this.#readEvents(jobId, after, limit),
@@ -218,16 +218,6 @@ export class SupabaseJobStore implements JobStore {
     return data;
   }
 
-  #remember(job: Job): void {
-    if (this.#cacheSize <= 0) return;
-    this.#cache.delete(job.id);
-    this.#cache.set(job.id, job);
-    if (this.#cache.size > this.#cacheSize) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
-    }
-  }
-
   async createJob(input: NewJob): Promise<{ job: Job; event: JobEvent }> {
     const { job, event } = prepareCreate(input, this.#now());
     await this.#rpc('createJob', 'jobstream_create', {
@@ -237,7 +227,7 @@ export class SupabaseJobStore implements JobStore {
       // across the whole database wait for one another.
       p_notify: false,
     });
-    this.#remember(job);
+    this.#recent.remember(job);
     return { job, event };
   }
 
@@ -251,18 +241,17 @@ export class SupabaseJobStore implements JobStore {
     if (error) throw toJobstreamError(error, 'getJob');
     const row = (data as { record: unknown }[])[0];
     if (!row) {
-      this.#cache.delete(id);
+      this.#recent.forget(id);
       return null;
     }
     const job = parseJob(row.record);
-    this.#remember(job);
+    this.#recent.remember(job);
     return job;
   }
 
   async commit(jobId: string, request: CommitRequest): Promise<{ job: Job; events: JobEvent[] }> {
     const expected = request?.expectedVersion;
-    let current = this.#cache.get(jobId) ?? null;
-    if (!current || current.version !== expected) current = await this.getJob(jobId);
+    const current = this.#recent.at(jobId, expected) ?? (await this.getJob(jobId));
     const { job, events } = prepareCommit(
       current,
       jobId,
@@ -279,10 +268,10 @@ export class SupabaseJobStore implements JobStore {
         p_notify: false,
       });
     } catch (error) {
-      this.#cache.delete(jobId);
+      this.#recent.forget(jobId);
       throw error;
     }
-    this.#remember(job);
+    this.#recent.remember(job);
     return { job, events };
   }
 
@@ -352,7 +341,7 @@ export class SupabaseJobStore implements JobStore {
   /** Stops polling and removes this store's Realtime channels. The client stays open. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#cache.clear();
+    this.#recent.clear();
     this.#live.close();
   }
 }
