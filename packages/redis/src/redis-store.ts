@@ -47,10 +47,21 @@ export interface RedisJobStoreOptions {
   cacheSize?: number;
 }
 
+/** Events a catch-up reads at once (it reads on until a page is short). */
+const CATCH_UP_PAGE = 1000;
+
 interface Subscription {
   listeners: Set<EventListener>;
-  /** Highest event id handed to listeners; the catch-up after a reconnect starts here. */
+  /**
+   * Highest event id handed to listeners (or known to predate the subscription); a
+   * catch-up reads the job's stream after it.
+   */
   lastId: number;
+  /**
+   * `lastId` is known (the job's version, read once the channel was subscribed): from
+   * then on a live event past `lastId + 1` means the ones between were missed.
+   */
+  settled: boolean;
   /** Settles once the channel is subscribed; every subscriber of the job awaits it. */
   ready: Promise<void>;
 }
@@ -65,9 +76,11 @@ interface Subscription {
  * channel per job, published inside the commit script, so every process sees them in
  * commit order; pub/sub is at-most-once, so after the subscriber connection reconnects
  * the store reads each subscribed job's stream from the last id it delivered and
- * delivers what was missed. Jobs are JSON, validated with core's schema on the way out.
- * A commit to a job this store wrote or read last (`cacheSize`) is one round trip: the
- * script's version check makes a stale copy a conflict, not a wrong record.
+ * delivers what was missed; a live event that arrives before the missed ones does not
+ * skip them: it is read from the stream with them, in order. Jobs are JSON, validated
+ * with core's schema on the way out. A commit to a job this store wrote or read last
+ * (`cacheSize`) is one round trip: the script's version check makes a stale copy a
+ * conflict, not a wrong record.
  *
  * @example
  * const store = new RedisJobStore({ redis: new Redis(process.env.REDIS_URL) });
@@ -82,6 +95,10 @@ export class RedisJobStore implements JobStore {
   readonly #recent: RecentJobs;
   /** After close(): no pub/sub connection is opened again (nobody would close it). */
   #closed = false;
+  /** Jobs whose stream must be read for events their listeners missed. */
+  readonly #behind = new Set<string>();
+  /** The catch-up loop runs (one at a time; it reads `#behind` until it is empty). */
+  #catchingUp = false;
 
   constructor(options: RedisJobStoreOptions) {
     if (!options?.redis)
@@ -213,12 +230,18 @@ export class RedisJobStore implements JobStore {
     const listener: EventListener = (event) => onEvent(event);
     let subscription = this.#subscriptions.get(jobId);
     if (!subscription) {
-      const created: Subscription = { listeners: new Set(), lastId: 0, ready: Promise.resolve() };
+      const created: Subscription = {
+        listeners: new Set(),
+        lastId: 0,
+        settled: false,
+        ready: Promise.resolve(),
+      };
       created.ready = (async () => {
         const subscriber = await this.#ensureSubscriber();
         await subscriber.subscribe(this.#channel(jobId));
         const version = await this.redis.hget(this.#jobKey(jobId), 'v');
         created.lastId = Math.max(created.lastId, Number(version ?? 0));
+        created.settled = true;
       })();
       subscription = created;
       this.#subscriptions.set(jobId, created);
@@ -318,6 +341,16 @@ export class RedisJobStore implements JobStore {
     } catch {
       return;
     }
+    if (subscription.settled && event.id > subscription.lastId + 1) {
+      // Some before it were missed (published while the channel was not subscribed, after
+      // a reconnect) and the read that brings them has not yet: it can come after this
+      // message, which travels on the other connection. Each event is in the stream
+      // before it is published, so read them all, this one too, and hand them over in
+      // order; delivering this one now would make the read's events look old and be
+      // dropped.
+      this.#requestCatchUp([jobId]);
+      return;
+    }
     this.#emit(subscription, event);
   }
 
@@ -341,33 +374,73 @@ export class RedisJobStore implements JobStore {
    * to confirm, then read what was missed.
    */
   async #resubscribeThenCatchUp(subscriber: Redis): Promise<void> {
-    const channels = [...this.#subscriptions.keys()].map((id) => this.#channel(id));
+    const jobIds = [...this.#subscriptions.keys()];
     try {
-      if (channels.length > 0) await subscriber.subscribe(...channels);
+      if (jobIds.length > 0) await subscriber.subscribe(...jobIds.map((id) => this.#channel(id)));
     } catch {
       return; // down again: the next 'ready' tries again
     }
-    // The reads go through the store's other connection, which may still be reconnecting
-    // when this one is back: try until they work (or this subscriber is replaced/closed),
-    // or events published while both were down would reach live listeners never.
-    for (let delay = 100; this.#subscriber === subscriber; delay = Math.min(delay * 2, 2000)) {
-      if (await this.#catchUp()) return;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
+    this.#requestCatchUp(jobIds);
   }
 
-  /** Delivers what each subscription missed; false when a read failed (Redis still away). */
-  async #catchUp(): Promise<boolean> {
-    let complete = true;
-    for (const [jobId, subscription] of this.#subscriptions) {
+  /**
+   * Reads the streams of `jobIds` after what their listeners got and delivers the rest.
+   * The reads go through the store's other connection, which may still be reconnecting
+   * when pub/sub is back: a job whose read fails is tried again (100 ms, doubling to 2 s)
+   * until it works or the store is closed, or events published while both were down would
+   * reach live listeners never. One loop at a time; a request while it runs joins it.
+   */
+  #requestCatchUp(jobIds: Iterable<string>): void {
+    for (const jobId of jobIds) this.#behind.add(jobId);
+    if (this.#catchingUp || this.#closed) return;
+    this.#catchingUp = true;
+    void (async () => {
       try {
-        const missed = await this.readEvents(jobId, { after: subscription.lastId });
-        for (const event of missed) this.#emit(subscription, event);
+        for (let delay = 100; this.#behind.size > 0 && !this.#closed; ) {
+          const failed = await this.#catchUp();
+          if (failed.length === 0) {
+            delay = 100;
+            continue;
+          }
+          for (const jobId of failed) this.#behind.add(jobId);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          delay = Math.min(delay * 2, 2000);
+        }
+      } finally {
+        this.#catchingUp = false;
+      }
+    })();
+  }
+
+  /** Reads what the jobs in `#behind` missed; returns those whose read failed. */
+  async #catchUp(): Promise<string[]> {
+    const jobIds = [...this.#behind];
+    this.#behind.clear();
+    const failed: string[] = [];
+    for (const jobId of jobIds) {
+      const subscription = this.#subscriptions.get(jobId);
+      if (!subscription) continue;
+      if (!subscription.settled) {
+        // Its own subscribe reads where it starts; what it then missed is read after.
+        subscription.ready.then(
+          () => this.#requestCatchUp([jobId]),
+          () => {},
+        );
+        continue;
+      }
+      try {
+        for (;;) {
+          const after = subscription.lastId;
+          const missed = await this.readEvents(jobId, { after, limit: CATCH_UP_PAGE });
+          for (const event of missed) this.#emit(subscription, event);
+          const more = missed.length === CATCH_UP_PAGE && subscription.lastId > after;
+          if (!more || this.#subscriptions.get(jobId) !== subscription) break;
+        }
       } catch {
-        complete = false;
+        failed.push(jobId);
       }
     }
-    return complete;
+    return failed;
   }
 
   async listJobs(filter: ListJobsFilter = {}): Promise<ListJobsPage> {
@@ -434,6 +507,7 @@ export class RedisJobStore implements JobStore {
     this.#subscriber = null;
     this.#subscriberReady = null;
     this.#subscriptions.clear();
+    this.#behind.clear();
     this.#recent.clear();
     if (subscriber) await subscriber.quit().catch(() => subscriber.disconnect());
   }

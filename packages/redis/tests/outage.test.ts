@@ -307,3 +307,95 @@ describe.skipIf(!url)('Redis pub/sub back before the store can read', () => {
     }
   }, 30_000);
 });
+
+describe.skipIf(!url)('Redis pub/sub back while the catch-up read is still to come', () => {
+  /**
+   * After the subscriber reconnects, the store reads what it missed on its other
+   * connection. An event published meanwhile comes live on the subscriber and can be there
+   * first: it must not make the listener skip the missed ones the read brings.
+   */
+  async function liveEventBeforeTheRead(read: 'in flight' | 'failing') {
+    const { proxy, redis, store, direct, job, prefix, close } = await behindProxy();
+    // The store's pub/sub connection, to see when a message has reached it.
+    const duplicate = redis.duplicate.bind(redis);
+    let subscriber: Redis | null = null;
+    redis.duplicate = (...args) => {
+      subscriber = duplicate(...args);
+      return subscriber;
+    };
+    const channel = `${prefix}:{${job.id}}:live`;
+    const numsub = async () =>
+      Number(((await direct.redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    /** Waits until `check` holds; false when it did not within 10 s. */
+    const waitFor = async (check: () => boolean | Promise<boolean>) => {
+      const deadline = Date.now() + 10_000;
+      while (!(await check())) {
+        if (Date.now() > deadline) return false;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return true;
+    };
+    try {
+      const seen: number[] = [];
+      const unsubscribe = await store.subscribe(job.id, (event) => seen.push(event.id));
+      const received: number[] = [];
+      (subscriber as Redis | null)?.on('message', (_channel: string, message: string) =>
+        received.push((JSON.parse(message) as { id: number }).id),
+      );
+      // The catch-up's reads wait (or fail) until the test lets them through.
+      const readEvents = store.readEvents.bind(store);
+      let reads = 0;
+      let letThrough!: () => void;
+      const open = new Promise<void>((resolve) => {
+        letThrough = resolve;
+      });
+      let opened = false;
+      store.readEvents = async (...args) => {
+        reads++;
+        if (read === 'in flight') await open;
+        else if (!opened) throw new JobstreamError('store_unavailable', 'still reconnecting');
+        return readEvents(...args);
+      };
+
+      proxy.drop();
+      expect(await waitFor(async () => (await numsub()) === 0), 'Redis dropped it').toBe(true);
+      // Published while the subscriber was away: only the catch-up can deliver them.
+      await direct.commit(job.id, {
+        expectedVersion: 1,
+        events: [
+          { type: 'job_started', data: {} },
+          { type: 'step_started', data: { step: 'a', stepIndex: 1 } },
+        ],
+      });
+      proxy.restore();
+      // Subscribed again, and the catch-up read has started.
+      expect(await waitFor(() => reads > 0), 'the catch-up read started').toBe(true);
+      expect(await waitFor(async () => (await numsub()) === 1), 'subscribed again').toBe(true);
+      // Published after: it comes live, before the read has brought 2 and 3.
+      await direct.commit(job.id, {
+        expectedVersion: 3,
+        events: [{ type: 'step_progress', data: { step: 'a', progress: 50, stepProgress: 50 } }],
+      });
+      expect(await waitFor(() => received.includes(4)), 'event 4 came live').toBe(true);
+      opened = true;
+      letThrough();
+      await waitFor(() => seen.length >= 3);
+      expect(seen).toEqual([2, 3, 4]);
+      unsubscribe();
+    } finally {
+      await close();
+    }
+  }
+
+  it(
+    'a live event that comes while the read is in flight: the listener still gets every event, in order',
+    () => liveEventBeforeTheRead('in flight'),
+    30_000,
+  );
+
+  it(
+    'a live event that comes while the reads still fail: the listener still gets every event, in order',
+    () => liveEventBeforeTheRead('failing'),
+    30_000,
+  );
+});
