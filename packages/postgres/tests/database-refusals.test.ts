@@ -39,11 +39,14 @@ describe.skipIf(skipReason !== null)('PostgreSQL refusing writes for a while', (
     const store = new PostgresJobStore({ connectionString: database.url });
     try {
       expect((await store.getJob(job.id))?.status).toBe('pending');
-      for (const write of [
-        newJob(store),
-        store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] }),
-      ]) {
-        const error = await failure(write);
+      // Both at once, each caught as it is made (a rejection left waiting is unhandled).
+      const refusals = await Promise.all([
+        failure(newJob(store)),
+        failure(
+          store.commit(job.id, { expectedVersion: 1, events: [{ type: 'job_started', data: {} }] }),
+        ),
+      ]);
+      for (const error of refusals) {
         expect(isJobstreamError(error, 'store_unavailable'), String(error)).toBe(true);
         expect(String(error)).toMatch(/read-only/);
       }
