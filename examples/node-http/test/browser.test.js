@@ -68,6 +68,55 @@ test.skipIf(!haveChromium)(
 );
 
 test.skipIf(!haveChromium)(
+  'a job that failed and was resumed, reopened after a reload, is shown running to its end',
+  async () => {
+    const slow = await slowApp(250);
+    const page = await context.newPage();
+    await page.goto(slow.url);
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.locator('li.running').waitFor({ timeout: 30_000 });
+    // Its worker is lost (written as another instance would), then the user resumes it.
+    const [{ id }] = (await slow.store.listJobs({})).jobs;
+    for (;;) {
+      const job = await slow.store.getJob(id);
+      const failed = await slow.store
+        .commit(id, {
+          expectedVersion: job.version,
+          events: [
+            {
+              type: 'job_failed',
+              data: {
+                error: { message: 'The worker was lost.', code: 'worker_lost' },
+                failedStep: job.currentStep,
+              },
+            },
+          ],
+        })
+        .then(
+          () => true,
+          (error) => (error.code === 'conflict' ? false : Promise.reject(error)),
+        );
+      if (failed) break;
+    }
+    await page.locator('#status', { hasText: 'Failed' }).waitFor({ timeout: 30_000 });
+    const user = (await context.cookies()).find((cookie) => cookie.name === 'demo_user').value;
+    const resumed = await fetch(`${slow.url}api/generation/resume`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-demo-user': user },
+      body: JSON.stringify({ jobId: id }),
+    });
+    expect(resumed.status).toBe(202);
+    // The replay holds job_failed, then job_resumed and the rest: not a job that failed.
+    await page.reload();
+    await page.getByText(/Course course-exam-1-\w+ is ready\./).waitFor({ timeout: 30_000 });
+    expect(await page.locator('#status').textContent()).toBe('Done');
+    expect(await page.locator('#resume').isHidden()).toBe(true);
+    await page.close();
+  },
+  60_000,
+);
+
+test.skipIf(!haveChromium)(
   'cancel from the page stops the job',
   async () => {
     // A slow job, so the click always lands while it runs.
