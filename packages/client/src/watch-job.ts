@@ -19,7 +19,10 @@ export interface JobWatcher<TJob extends Job<any, any, any> = Job> {
   subscribe(listener: () => void): () => void;
   /** `POST /cancel`; the snapshot shows the cancelled job at once. */
   cancel(reason?: string): Promise<void>;
-  /** `POST /resume` of a failed job, then keeps following it. */
+  /**
+   * `POST /resume` of a failed job, then keeps following it (also when another tab
+   * resumed it first).
+   */
   resume(): Promise<void>;
   /** Releases this handle; the connection closes when the last handle is released. */
   close(): void;
@@ -154,7 +157,13 @@ function share(client: JobClient<any>, jobId: string, jobs: Map<string, Shared>)
     },
     cancel: async (reason) => adopt(await client.cancel(jobId, reason)),
     resume: async () => {
-      await client.resume(jobId);
+      try {
+        await client.resume(jobId);
+      } catch (error) {
+        // No longer failed: resumed from another tab (or instance) meanwhile. Follow it
+        // as if this resume had done it, rather than show an error about a live job.
+        if ((error as JobClientError).code !== 'invalid_transition') throw error;
+      }
       follow();
     },
     release: () => {

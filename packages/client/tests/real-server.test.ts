@@ -295,6 +295,27 @@ describe('client against the real @jobstream/server', () => {
     );
   });
 
+  it('a watcher whose Resume comes after another tab resumed the job follows it, no error', async () => {
+    const { client } = await startServer();
+    const { jobId } = await client.start({ examId: 'two-tabs', failOnce: true });
+    const watcher = client.watch(jobId);
+    watchers.push(watcher);
+    await waitFor(() => watcher.getSnapshot().connection === 'closed');
+    expect(watcher.getSnapshot().job?.status).toBe('failed');
+
+    // Another tab (its own client) resumes first; this tab's button is pressed after.
+    const otherTab = createJobClient({
+      baseUrl: running?.base ?? '',
+      headers: { 'x-user': 'alice' },
+    });
+    await otherTab.resume(jobId);
+    await expect(client.resume(jobId)).rejects.toMatchObject({ status: 409 });
+    await watcher.resume();
+    await waitFor(() => watcher.getSnapshot().job?.status === 'completed');
+    expect(watcher.getSnapshot().error).toBeNull();
+    expect(watcher.getSnapshot().job?.result).toEqual({ courseId: 'course-two-tabs' });
+  });
+
   it('a viewer opened after a failed job was resumed follows it past the old job_failed', async () => {
     // Found by tests/chaos.test.ts: a full replay ended at the first job_failed, so a page
     // opened later showed "failed" (and offered a resume that answers 409) for a job that
