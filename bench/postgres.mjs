@@ -11,7 +11,7 @@ import { prepareCommit } from '@jobstream/core';
 import { PostgresJobStore } from '@jobstream/postgres';
 import pg from 'pg';
 import { machine, printTable } from './machine.mjs';
-import { fmt, latency, median, ms, progress, startedJob } from './store-bench.mjs';
+import { commitToEach, fmt, latency, median, ms, progress, startedJob } from './store-bench.mjs';
 
 const url = process.env.DATABASE_URL;
 if (!url) {
@@ -84,17 +84,7 @@ async function rawCommits(store, pool, jobs, perJob) {
 async function commitsManyJobs(store, jobs, perJob) {
   const started = await Promise.all(Array.from({ length: jobs }, () => startedJob(store)));
   const t0 = performance.now();
-  await Promise.all(
-    started.map(async (job) => {
-      let current = job;
-      for (let i = 0; i < perJob; i++) {
-        ({ job: current } = await store.commit(current.id, {
-          expectedVersion: current.version,
-          events: [progress(i)],
-        }));
-      }
-    }),
-  );
+  await commitToEach(store, started, perJob);
   return (jobs * perJob * 1000) / (performance.now() - t0);
 }
 

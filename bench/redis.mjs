@@ -11,7 +11,16 @@ import { prepareCommit } from '@jobstream/core';
 import { RedisJobStore } from '@jobstream/redis';
 import { Redis } from 'ioredis';
 import { machine, printTable } from './machine.mjs';
-import { fmt, latency, median, ms, percentile, progress, startedJob } from './store-bench.mjs';
+import {
+  commitToEach,
+  fmt,
+  latency,
+  median,
+  ms,
+  percentile,
+  progress,
+  startedJob,
+} from './store-bench.mjs';
 
 const url = process.env.REDIS_URL;
 if (!url) {
@@ -83,17 +92,7 @@ async function commitsOneJob(store, n) {
 async function commitsManyJobs(store, jobs, perJob) {
   const started = await Promise.all(Array.from({ length: jobs }, () => startedJob(store)));
   const stop = await clock();
-  await Promise.all(
-    started.map(async (job) => {
-      let current = job;
-      for (let i = 0; i < perJob; i++) {
-        ({ job: current } = await store.commit(current.id, {
-          expectedVersion: current.version,
-          events: [progress(i)],
-        }));
-      }
-    }),
-  );
+  await commitToEach(store, started, perJob);
   return stop(jobs * perJob);
 }
 

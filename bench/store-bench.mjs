@@ -31,6 +31,21 @@ export async function startedJob(store) {
   return running;
 }
 
+/** `perJob` progress commits to each of `started` (jobs of `store`), the jobs in parallel. */
+export async function commitToEach(store, started, perJob) {
+  await Promise.all(
+    started.map(async (job) => {
+      let current = job;
+      for (let i = 0; i < perJob; i++) {
+        ({ job: current } = await store.commit(current.id, {
+          expectedVersion: current.version,
+          events: [progress(i)],
+        }));
+      }
+    }),
+  );
+}
+
 export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
